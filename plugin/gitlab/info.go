@@ -1,0 +1,68 @@
+package gitlab
+
+import scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
+
+// Scopes GitLab grants that this provider cares about.
+const (
+	ScopeAPI            = "api"
+	ScopeReadAPI        = "read_api"
+	ScopeReadRepository = "read_repository"
+)
+
+// DefaultHostURL is gitlab.com.
+const DefaultHostURL = "https://gitlab.com"
+
+// requiredScopes: read_repository (clones), and api or read_api (the REST API).
+func requiredScopes() []*scmv1.ScopeRequirement {
+	return []*scmv1.ScopeRequirement{
+		{AnyOf: []string{ScopeReadRepository}},
+		{AnyOf: []string{ScopeAPI, ScopeReadAPI}},
+	}
+}
+
+// capabilities is what this provider serves. Only what works is listed: an
+// RPC that answers Unimplemented is never announced.
+var capabilities = []scmv1.Capability{}
+
+// eventKinds are the webhook events this provider normalises.
+var eventKinds = []scmv1.EventKind{}
+
+func hostURLField() *scmv1.FormField {
+	return &scmv1.FormField{
+		Name: "host_url", Label: "GitLab URL", Kind: "url", Required: true,
+		Help:         "https://gitlab.com, or your self-managed GitLab's address (https; http only for loopback).",
+		Placeholder:  DefaultHostURL,
+		DefaultValue: DefaultHostURL,
+	}
+}
+
+// Info describes the provider. It must equal manifests/gitlab.json; a test
+// and every host's launcher check that.
+func Info() *scmv1.ProviderInfo {
+	return &scmv1.ProviderInfo{
+		Name:             Name,
+		DisplayName:      "GitLab",
+		Version:          Version,
+		ProtocolVersions: []uint32{1},
+		DefaultHostUrl:   DefaultHostURL,
+		EventKinds:       eventKinds,
+		Capabilities:     capabilities,
+		AuthModes: []*scmv1.AuthModeInfo{
+			{
+				Mode:           scmv1.AuthMode_AUTH_MODE_PERSONAL_TOKEN,
+				Label:          "Personal access token",
+				Help:           "Create a personal access token in GitLab (User settings > Access tokens) with the api and read_repository scopes.",
+				RequiredScopes: requiredScopes(),
+				DefaultScopes:  []string{ScopeAPI, ScopeReadRepository},
+				Fields: []*scmv1.FormField{
+					hostURLField(),
+					{
+						Name: "access_token", Label: "Access token", Kind: "password", Required: true, Secret: true,
+						Help:        "Scopes: api (or read_api) and read_repository. api also lets Oore register webhooks and report commit statuses.",
+						Placeholder: "glpat-…",
+					},
+				},
+			},
+		},
+	}
+}
