@@ -1,6 +1,7 @@
 package pluginkit
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"os"
@@ -77,7 +78,17 @@ func Serve(provider scmv1.ProviderServiceServer, opts ...ServeOption) {
 	if cfg.parentWatch > 0 {
 		go watchParent(cfg.parentWatch, cfg.logger)
 	}
+	tlsConfig, err := serverTLSFromInheritedFD()
+	if err != nil {
+		cfg.logger.Error("plugin TLS set-up failed; refusing to serve without it", "error", err)
+		os.Exit(1)
+	}
+	var tlsProvider func() (*tls.Config, error)
+	if tlsConfig != nil {
+		tlsProvider = func() (*tls.Config, error) { return tlsConfig, nil }
+	}
 	plugin.Serve(&plugin.ServeConfig{
+		TLSProvider:     tlsProvider,
 		HandshakeConfig: Handshake,
 		VersionedPlugins: map[int]plugin.PluginSet{
 			ProtocolVersion: {PluginName: &GRPCPlugin{Impl: provider}},
