@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
 	"github.com/oore-ci/oore-scm-gitlab/manifests"
+	scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
 	"github.com/oore-ci/oore-scm-gitlab/shared/manifest"
 )
 

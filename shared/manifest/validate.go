@@ -8,9 +8,9 @@ import (
 	"sync"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/oore-ci/oore-scm-gitlab/manifests"
 )

@@ -1,8 +1,8 @@
 package scmerr
 
 import (
-	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/protoadapt"
 )
 
 type protoMessage = proto.Message
