@@ -2,6 +2,7 @@ package gitlabsim_test
 
 import (
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"strconv"
@@ -77,3 +78,14 @@ func wantBody(t *testing.T, a answer, status int, body string) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func readBody(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func htmlUnescape(s string) string { return html.UnescapeString(s) }
