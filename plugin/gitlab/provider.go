@@ -10,6 +10,7 @@ package gitlab
 
 import (
 	"context"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -26,6 +27,19 @@ const Version = "0.1.0"
 type Provider struct {
 	scmv1.UnimplementedProviderServiceServer
 	log hclog.Logger
+
+	// now is the clock (credential expiry classification).
+	now func() time.Time
+	// transports are the HTTP transports per TLS configuration: the only
+	// thing kept between calls, and only to reuse connections.
+	transports *transportCache
+	// rateLimitWait is the most one RPC waits in total for GitLab's rate
+	// limit to reset before it answers ResourceExhausted.
+	rateLimitWait time.Duration
+	// retryBackoff is the wait before re-sending a GET after a 5xx.
+	retryBackoff func(attempt int) time.Duration
+	// list tunes ListRepositories.
+	list listConfig
 }
 
 // Option configures a Provider.
@@ -34,9 +48,24 @@ type Option func(*Provider)
 // WithLogger sets the provider's logger (default: a null logger).
 func WithLogger(l hclog.Logger) Option { return func(p *Provider) { p.log = l } }
 
+// WithClock sets the provider's clock (default time.Now). Tests use it to
+// classify credential expiry deterministically.
+func WithClock(now func() time.Time) Option { return func(p *Provider) { p.now = now } }
+
+// WithRateLimitWait sets the most one call waits in total for GitLab's rate
+// limit to reset before answering ResourceExhausted (default 10s).
+func WithRateLimitWait(d time.Duration) Option { return func(p *Provider) { p.rateLimitWait = d } }
+
 // New returns a GitLab provider.
 func New(opts ...Option) *Provider {
-	p := &Provider{log: hclog.NewNullLogger()}
+	p := &Provider{
+		log:           hclog.NewNullLogger(),
+		now:           time.Now,
+		transports:    newTransportCache(maxCachedTransports),
+		rateLimitWait: defaultRateLimitWait,
+		retryBackoff:  defaultRetryBackoff,
+		list:          defaultListConfig(),
+	}
 	for _, o := range opts {
 		o(p)
 	}

@@ -1,0 +1,6 @@
+package gitlab
+
+// listConfig tunes ListRepositories.
+type listConfig struct{}
+
+func defaultListConfig() listConfig { return listConfig{} }
