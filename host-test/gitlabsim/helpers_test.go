@@ -1,6 +1,7 @@
 package gitlabsim_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"html"
 	"io"
@@ -89,3 +90,7 @@ func readBody(t *testing.T, resp *http.Response) string {
 }
 
 func htmlUnescape(s string) string { return html.UnescapeString(s) }
+
+func basic(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
+}

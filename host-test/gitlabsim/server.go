@@ -390,7 +390,9 @@ func (d *dataDir) get() (string, error) {
 		d.path, d.err = os.MkdirTemp("", "oore-gitlab-sim-*")
 		d.owned = d.err == nil
 	})
-	if d.err == nil && d.path == "" {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.removed || (d.err == nil && d.path == "") {
 		return "", errors.New("gitlabsim: the simulator is closed")
 	}
 	return d.path, d.err
@@ -401,9 +403,12 @@ func (d *dataDir) remove() error {
 	defer d.mu.Unlock()
 	// Make sure a later get cannot create a directory nobody removes.
 	d.once.Do(func() {})
-	if d.removed || !d.owned {
+	if d.removed {
 		return nil
 	}
 	d.removed = true
+	if !d.owned {
+		return nil
+	}
 	return os.RemoveAll(d.path)
 }
