@@ -1,0 +1,268 @@
+package credsource
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"google.golang.org/protobuf/proto"
+
+	scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
+)
+
+// DefaultSkew is how long before its expiry an access token is refreshed.
+const DefaultSkew = 60 * time.Second
+
+// DefaultRefreshTimeout bounds one refresh: waiting for the store's lock,
+// the provider's answer and saving it.
+const DefaultRefreshTimeout = 30 * time.Second
+
+// Source hands out fresh credentials for integrations kept in a Store. It is
+// safe for concurrent use; create one per host process and share it.
+type Source struct {
+	store   Store
+	refresh RefreshFunc
+	now     func() time.Time
+	skew    time.Duration
+	timeout time.Duration
+	log     hclog.Logger
+	flights flights
+}
+
+// Option configures a Source.
+type Option func(*Source)
+
+// WithClock sets the clock that decides whether a token is about to expire
+// (default time.Now).
+func WithClock(now func() time.Time) Option { return func(s *Source) { s.now = now } }
+
+// WithSkew sets how long before expiry a token is refreshed (default
+// DefaultSkew). A negative value is treated as zero.
+func WithSkew(d time.Duration) Option { return func(s *Source) { s.skew = max(d, 0) } }
+
+// WithRefreshTimeout bounds one refresh, lock wait and save included (default
+// DefaultRefreshTimeout). The refresh does not end when the caller's context
+// does: tokens the provider has already rotated must still be saved.
+func WithRefreshTimeout(d time.Duration) Option {
+	return func(s *Source) {
+		if d > 0 {
+			s.timeout = d
+		}
+	}
+}
+
+// WithLogger sets the logger (default: a null logger). It receives the
+// integration id, expiry times and reasons; never a token.
+func WithLogger(l hclog.Logger) Option { return func(s *Source) { s.log = l } }
+
+// New returns a Source over store that refreshes OAuth credentials with refresh.
+func New(store Store, refresh RefreshFunc, opts ...Option) *Source {
+	s := &Source{
+		store:   store,
+		refresh: refresh,
+		now:     time.Now,
+		skew:    DefaultSkew,
+		timeout: DefaultRefreshTimeout,
+		log:     hclog.NewNullLogger(),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Credentials returns the integration's credentials, refreshed first when
+// they are OAuth credentials within the skew of their expiry (or past it).
+// Personal tokens, and OAuth tokens without a known expiry, are returned as
+// stored. Concurrent callers share one refresh. When ctx ends while the
+// refresh runs, Credentials returns ctx's error at once and the refresh goes
+// on (its result is saved for the next caller).
+func (s *Source) Credentials(ctx context.Context, integrationID string) (*scmv1.Credentials, error) {
+	cur, err := s.store.Load(ctx, integrationID)
+	if err != nil {
+		return nil, fmt.Errorf("load credentials of integration %q: %w", integrationID, err)
+	}
+	if !s.expiring(cur) {
+		return cur, nil
+	}
+	creds, _, err := s.await(ctx, integrationID, want{})
+	return creds, err
+}
+
+// ForceRefresh refreshes the integration's credentials after the provider
+// refused stale (reason TOKEN_EXPIRED), whatever their stored expiry says,
+// unless the stored access token is no longer stale's: then another caller or
+// host has refreshed already and the stored credentials are returned. A
+// personal token is not refreshable: the error wraps ErrNotRefreshable.
+func (s *Source) ForceRefresh(ctx context.Context, integrationID string, stale *scmv1.Credentials) (*scmv1.Credentials, error) {
+	if stale.GetAccessToken() == "" {
+		return nil, fmt.Errorf("force refresh of integration %q: the stale credentials hold no access token", integrationID)
+	}
+	if stale.GetAuthMode() != scmv1.AuthMode_AUTH_MODE_OAUTH_APP {
+		return nil, fmt.Errorf("force refresh of integration %q (%s): %w", integrationID, stale.GetAuthMode(), ErrNotRefreshable)
+	}
+	w := want{force: true, stale: stale.GetAccessToken()}
+	for {
+		creds, led, err := s.await(ctx, integrationID, w)
+		if err != nil {
+			return nil, err
+		}
+		if creds.GetAuthMode() != scmv1.AuthMode_AUTH_MODE_OAUTH_APP {
+			return nil, fmt.Errorf("force refresh of integration %q (%s): %w", integrationID, creds.GetAuthMode(), ErrNotRefreshable)
+		}
+		// A flight this call only joined may have been a Credentials refresh
+		// that found the (rejected) token still fresh: then refresh on our terms.
+		if led || !sameToken(creds.GetAccessToken(), w.stale) {
+			return creds, nil
+		}
+	}
+}
+
+// want is what a refresh is for: a Credentials refresh replaces a token about
+// to expire; a forced one replaces one particular rejected access token.
+type want struct {
+	force bool
+	stale string
+}
+
+// needs reports whether cur must be refreshed for w.
+func (s *Source) needs(cur *scmv1.Credentials, w want) bool {
+	if cur.GetAuthMode() != scmv1.AuthMode_AUTH_MODE_OAUTH_APP {
+		return false
+	}
+	if w.force {
+		return sameToken(cur.GetAccessToken(), w.stale)
+	}
+	return s.expiring(cur)
+}
+
+// expiring reports whether cur is OAuth credentials within the skew of their
+// known expiry.
+func (s *Source) expiring(cur *scmv1.Credentials) bool {
+	if cur.GetAuthMode() != scmv1.AuthMode_AUTH_MODE_OAUTH_APP || cur.GetExpiresAt() == 0 {
+		return false
+	}
+	return !s.now().Add(s.skew).Before(time.Unix(cur.GetExpiresAt(), 0))
+}
+
+// await joins or starts this process's refresh of the integration and waits
+// for it. led reports whether this call started it (so it ran with w).
+func (s *Source) await(ctx context.Context, integrationID string, w want) (*scmv1.Credentials, bool, error) {
+	// The refresh outlives a cancelled caller, within its own timeout; the
+	// caller's values (trace ids, a store's request scope) still flow.
+	rctx := context.WithoutCancel(ctx)
+	fl, led := s.flights.join(integrationID, func() (*scmv1.Credentials, error) {
+		rctx, cancel := context.WithTimeout(rctx, s.timeout)
+		defer cancel()
+		return s.refreshIfNeeded(rctx, integrationID, w)
+	})
+	select {
+	case <-fl.done:
+	case <-ctx.Done():
+		return nil, led, fmt.Errorf("wait for the credentials refresh of integration %q: %w", integrationID, ctx.Err())
+	}
+	if fl.err != nil {
+		return nil, led, fl.err
+	}
+	// Every caller gets its own copy: a caller that changes its message must
+	// not change another's.
+	return proto.CloneOf(fl.creds), led, nil
+}
+
+// refreshIfNeeded is one flight: it loads the credentials, and when they
+// still need refreshing, takes the store's lock, loads them again and
+// refreshes. The first load spares the lock to callers that lost a race with
+// a flight that has just saved.
+func (s *Source) refreshIfNeeded(ctx context.Context, integrationID string, w want) (*scmv1.Credentials, error) {
+	cur, err := s.store.Load(ctx, integrationID)
+	if err != nil {
+		return nil, fmt.Errorf("load credentials of integration %q: %w", integrationID, err)
+	}
+	if !s.needs(cur, w) {
+		return cur, nil
+	}
+	// fn returns an error only when the store itself failed, so a store that
+	// rolls back on error keeps a reconnection mark; the refresh's own
+	// failure travels in outcome.
+	var out *scmv1.Credentials
+	var outcome error
+	err = s.store.WithRefreshLock(ctx, integrationID, func(lctx context.Context) error {
+		cur, err := s.store.Load(lctx, integrationID)
+		if err != nil {
+			return fmt.Errorf("load credentials of integration %q under its refresh lock: %w", integrationID, err)
+		}
+		if !s.needs(cur, w) {
+			s.log.Debug("credentials already refreshed elsewhere", "integration_id", integrationID)
+			out = cur
+			return nil
+		}
+		out, outcome, err = s.refreshLocked(lctx, integrationID, cur, w)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if outcome != nil {
+		return nil, outcome
+	}
+	return out, nil
+}
+
+// refreshLocked refreshes cur, under the integration's refresh lock, and
+// saves the answer or marks the integration for reconnection. It returns the
+// credentials to hand out, or why there are none (outcome), or the store's
+// error when saving or marking failed.
+func (s *Source) refreshLocked(ctx context.Context, integrationID string, cur *scmv1.Credentials, w want) (creds *scmv1.Credentials, outcome, storeErr error) {
+	if cur.GetRefreshToken() == "" {
+		return s.reconnect(ctx, integrationID, "no refresh token is stored for the integration", nil)
+	}
+	next, err := s.refresh(ctx, proto.CloneOf(cur))
+	if err != nil {
+		if reason, permanent := refusal(err); permanent {
+			return s.reconnect(ctx, integrationID, reason, err)
+		}
+		if !w.force && s.now().Before(time.Unix(cur.GetExpiresAt(), 0)) {
+			// Refreshed early, failed for a reason that may pass (provider
+			// unreachable, rate limited): the stored token still works a while.
+			s.log.Warn("credentials refresh failed; using the current access token until it expires",
+				"integration_id", integrationID, "expires_at", cur.GetExpiresAt(), "error", err)
+			return cur, nil, nil
+		}
+		return nil, fmt.Errorf("refresh credentials of integration %q: %w", integrationID, err), nil
+	}
+	if err := checkAnswer(cur, next); err != nil {
+		return s.reconnect(ctx, integrationID, err.Error(), nil)
+	}
+	saved := merge(cur, next)
+	if err := s.store.Save(ctx, integrationID, saved); err != nil {
+		// The provider has rotated the tokens; without them the next refresh
+		// will be refused and the integration marked for reconnection.
+		s.log.Error("refreshed credentials could not be saved", "integration_id", integrationID, "error", err)
+		return nil, nil, fmt.Errorf("save refreshed credentials of integration %q: %w", integrationID, err)
+	}
+	s.log.Info("credentials refreshed", "integration_id", integrationID, "expires_at", saved.GetExpiresAt())
+	return saved, nil, nil
+}
+
+// reconnect marks the integration for reconnection. The outcome every waiter
+// gets wraps ErrReconnectRequired and the cause (the provider's error, or
+// reason in words when there is none).
+func (s *Source) reconnect(ctx context.Context, integrationID, reason string, cause error) (creds *scmv1.Credentials, outcome, storeErr error) {
+	s.log.Warn("integration needs reconnecting", "integration_id", integrationID, "reason", reason)
+	if cause == nil {
+		cause = errors.New(reason)
+	}
+	outcome = fmt.Errorf("refresh credentials of integration %q: %w: %w", integrationID, ErrReconnectRequired, cause)
+	if err := s.store.MarkReconnect(ctx, integrationID, reason); err != nil {
+		return nil, nil, errors.Join(outcome, fmt.Errorf("mark integration %q for reconnection: %w", integrationID, err))
+	}
+	return nil, outcome, nil
+}
+
+// sameToken compares two tokens in constant time.
+func sameToken(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
