@@ -224,25 +224,39 @@ func (c *connection) answerFailure(op string, a *gitlabAnswer) error {
 }
 
 // unauthorized maps a 401. An expired OAuth access token is TOKEN_EXPIRED
-// (the host refreshes it and retries); everything else is AUTH_FAILED.
+// (the host refreshes it and retries); everything else is AUTH_FAILED. The
+// ErrorInfo metadata "token_state" says what GitLab reported: "expired",
+// "revoked" or "rejected".
 func (c *connection) unauthorized(where string, a *gitlabAnswer) error {
 	desc, oauthStyle := a.invalidToken()
 	lower := strings.ToLower(desc)
 	switch {
 	case oauthStyle && strings.Contains(lower, "expired") && c.oauth():
 		return scmerr.New(codes.Unauthenticated, scmerr.ReasonTokenExpired,
-			where+": the OAuth access token has expired; refresh the credentials and try again")
+			where+": the OAuth access token has expired; refresh the credentials and try again",
+			scmerr.WithMetadata(metaTokenState, tokenExpired))
 	case oauthStyle && strings.Contains(lower, "expired"):
 		return scmerr.New(codes.Unauthenticated, scmerr.ReasonAuthFailed,
-			where+": the access token has expired; create a new token in GitLab and update the connection")
+			where+": the access token has expired; create a new token in GitLab and update the connection",
+			scmerr.WithMetadata(metaTokenState, tokenExpired))
 	case oauthStyle && strings.Contains(lower, "revoked"):
 		return scmerr.New(codes.Unauthenticated, scmerr.ReasonAuthFailed,
-			where+": the access token was revoked in GitLab; connect again with a new token")
+			where+": the access token was revoked in GitLab; connect again with a new token",
+			scmerr.WithMetadata(metaTokenState, tokenRevoked))
 	default:
 		return scmerr.New(codes.Unauthenticated, scmerr.ReasonAuthFailed,
-			where+": GitLab rejected the access token (401 Unauthorized); check that it is correct, active and for this GitLab")
+			where+": GitLab rejected the access token (401 Unauthorized); check that it is correct, active and for this GitLab",
+			scmerr.WithMetadata(metaTokenState, tokenRejected))
 	}
 }
+
+// ErrorInfo metadata of Unauthenticated errors: what GitLab said of the token.
+const (
+	metaTokenState = "token_state"
+	tokenExpired   = "expired"
+	tokenRevoked   = "revoked"
+	tokenRejected  = "rejected"
+)
 
 // scopeMissing is the error for a token without the scopes an operation
 // needs. anyOf is "api|read_api" style: any one of them would do.
@@ -281,7 +295,7 @@ func (c *connection) transportFailure(ctx context.Context, op string, err error)
 	var uerr *url.Error
 	if errors.As(err, &uerr) || isNetError(err) {
 		return scmerr.New(codes.Unavailable, scmerr.ReasonUnreachable,
-			c.redact(fmt.Sprintf("%s: cannot reach GitLab at %s: %s", where, c.origin, describeNetError(err))))
+			c.redact(fmt.Sprintf("%s: cannot reach GitLab: %s", where, describeNetError(err))))
 	}
 	var jerr *json.SyntaxError
 	var terr *json.UnmarshalTypeError
@@ -318,8 +332,8 @@ func describeNetError(err error) string {
 		return "its TLS certificate is invalid (" + invalidCert.Error() + ")"
 	case errors.As(err, &verifyErr):
 		return "its TLS certificate could not be verified (" + verifyErr.Err.Error() + ")"
-	case errors.As(err, &recordErr):
-		return "it does not speak TLS on that port (is it http:// rather than https://?)"
+	case errors.As(err, &recordErr), strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return "it answers plain HTTP on that port, not TLS (https); check the URL's scheme and port"
 	case errors.As(err, &dnsErr):
 		if dnsErr.IsNotFound {
 			return "the host name does not resolve (no such host)"
