@@ -1,6 +1,7 @@
 package gitlabsim_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -187,5 +188,29 @@ func TestTemporaryDataDirIsRemovedOnClose(t *testing.T) {
 	}
 	if _, err := s.RepositoryDir(d.FlutterApp.ID); err == nil {
 		t.Error("a closed simulator created a repository")
+	}
+}
+
+func TestUploadPackAcceptsChunkedRequests(t *testing.T) {
+	t.Parallel()
+	s, d := newDemo(t)
+	sha, err := s.BranchHead(d.Website.ID, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A protocol v0 fetch of one commit, sent with an unknown length so that
+	// Go's client uses chunked transfer encoding (as git does for large
+	// negotiations). net/http/cgi alone would answer 400 to it.
+	body := io.MultiReader(strings.NewReader("0032want "+sha+"\n"), strings.NewReader("00000009done\n"))
+	req, _ := http.NewRequest("POST", s.URL+"/oore-demo/website.git/git-upload-pack", body)
+	req.Header.Set("Content-Type", "application/x-git-upload-pack-request")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-git-upload-pack-result" || !strings.Contains(string(got), "PACK") {
+		t.Fatalf("chunked upload-pack: %d %s %.80q", resp.StatusCode, resp.Header.Get("Content-Type"), got)
 	}
 }

@@ -161,8 +161,17 @@ func (s *Server) handleListProjects(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Render under the read lock, write after it: a slow client must not
+	// hold the simulator's state.
 	s.mu.RLock()
-	defer s.mu.RUnlock()
+	body := s.listProjectsLocked(w, r, p, pq, o)
+	s.mu.RUnlock()
+	writeJSON(w, http.StatusOK, body)
+}
+
+// listProjectsLocked selects one page, writes the pagination headers and
+// returns the page's JSON value. s.mu must be held.
+func (s *Server) listProjectsLocked(w http.ResponseWriter, r *http.Request, p principal, pq projectQuery, o offsetParams) any {
 	candidates := s.state.projects
 	if pq.membership || pq.owned || pq.minAccess > 0 {
 		candidates = s.state.memberProjects[p.userID]
@@ -219,14 +228,13 @@ func (s *Server) handleListProjects(w http.ResponseWriter, r *http.Request) {
 		for _, proj := range page {
 			out = append(out, s.simpleProjectJSONLocked(proj))
 		}
-		writeJSON(w, http.StatusOK, out)
-		return
+		return out
 	}
 	out := make([]projectJSON, 0, len(page))
 	for _, proj := range page {
 		out = append(out, s.projectJSONLocked(proj, p.userID))
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 // projectMatchesLocked applies every filter except the ID range.

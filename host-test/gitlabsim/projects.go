@@ -403,12 +403,15 @@ func (s *Server) handleGetProject(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	proj := s.projectForRequestLocked(w, r, p)
-	if proj == nil {
-		return
+	var body projectJSON
+	if proj != nil {
+		body = s.projectJSONLocked(proj, p.userID)
 	}
-	writeJSON(w, http.StatusOK, s.projectJSONLocked(proj, p.userID))
+	s.mu.RUnlock()
+	if proj != nil {
+		writeJSON(w, http.StatusOK, body)
+	}
 }
 
 // simpleProjectJSON is GitLab's BasicProjectDetails (simple=true).
