@@ -20,9 +20,13 @@ import (
 // SigningToken; the simulator keeps them so tests can assert them and so
 // deliveries can carry them.
 type ProjectHook struct {
-	ID          int64
-	ProjectID   int64
-	URL         string
+	// ID is the hook's ID.
+	ID int64
+	// ProjectID is the project the hook belongs to.
+	ProjectID int64
+	// URL receives the deliveries.
+	URL string
+	// Name and Description are the hook's labels.
 	Name        string
 	Description string
 	// Token is the secret sent as X-Gitlab-Token.
@@ -30,6 +34,8 @@ type ProjectHook struct {
 	// SigningToken ("whsec_...") signs deliveries (webhook-signature).
 	SigningToken string
 
+	// The event flags, filters and options of GitLab's project hook API,
+	// named like its parameters (push_events, push_events_branch_filter, ...).
 	PushEvents                bool
 	PushEventsBranchFilter    string
 	BranchFilterStrategy      string // "wildcard" (default), "regex" or "all_branches"

@@ -169,10 +169,14 @@ func (s *Server) TokenRequests(grantType string) int {
 
 // OAuthToken is an access token and refresh token pair the simulator issued.
 type OAuthToken struct {
-	AccessToken  string
+	// AccessToken is the bearer token (64 hex digits).
+	AccessToken string
+	// RefreshToken obtains a new pair once.
 	RefreshToken string
-	Scopes       []string
-	ExpiresAt    time.Time
+	// Scopes are the granted scopes.
+	Scopes []string
+	// ExpiresAt is when the access token stops working.
+	ExpiresAt time.Time
 }
 
 // IssueOAuthToken issues tokens for an application and a user without the

@@ -49,22 +49,37 @@ type ProjectSpec struct {
 
 // Project is a project of the simulator. Values are snapshots.
 type Project struct {
-	ID                int64
-	Name              string
-	Path              string
-	Description       string
+	// ID is the project's numeric ID (the first project is 1001).
+	ID int64
+	// Name is the display name.
+	Name string
+	// Path is the last segment of PathWithNamespace.
+	Path string
+	// Description is the project description.
+	Description string
+	// PathWithNamespace is the full path, for example "acme/mobile/app".
 	PathWithNamespace string
+	// NameWithNamespace is GitLab's "acme / mobile / App".
 	NameWithNamespace string
-	NamespaceID       int64
-	Visibility        string
-	Archived          bool
-	DefaultBranch     string
-	WebURL            string
+	// NamespaceID is the group's or user namespace's ID.
+	NamespaceID int64
+	// Visibility is "private", "internal" or "public".
+	Visibility string
+	// Archived is true for an archived project.
+	Archived bool
+	// DefaultBranch is the default branch.
+	DefaultBranch string
+	// WebURL is BaseURL + "/" + PathWithNamespace.
+	WebURL string
 	// HTTPURLToRepo is the clone URL, BaseURL + "/" + PathWithNamespace + ".git".
-	HTTPURLToRepo  string
-	SSHURLToRepo   string
-	CreatorID      int64
-	CreatedAt      time.Time
+	HTTPURLToRepo string
+	// SSHURLToRepo is the SSH clone URL (not served by the simulator).
+	SSHURLToRepo string
+	// CreatorID is the user who created the project.
+	CreatorID int64
+	// CreatedAt is when the project was added.
+	CreatedAt time.Time
+	// LastActivityAt is the time of the last commit the simulator made.
 	LastActivityAt time.Time
 	// Members maps user IDs to their access levels.
 	Members map[int64]int

@@ -15,20 +15,32 @@ import (
 
 // CommitStatus is an external commit status (GitLab's GenericCommitStatus).
 type CommitStatus struct {
-	ID          int64
-	ProjectID   int64
-	SHA         string
-	Ref         string
-	Name        string
-	Status      string // created, pending, running, success, failed, canceled, skipped
+	// ID is the status's (job's) ID.
+	ID int64
+	// ProjectID is the project the commit belongs to.
+	ProjectID int64
+	// SHA is the full commit SHA.
+	SHA string
+	// Ref is the branch or tag the status is for.
+	Ref string
+	// Name is the status's name ("name" or "context"; "default" if none).
+	Name string
+	// Status is pending, running, success, failed, canceled or skipped.
+	Status string
+	// Description is the short description shown by GitLab.
 	Description string
-	TargetURL   string
-	Coverage    *float64
-	PipelineID  int64
-	AuthorID    int64
-	CreatedAt   time.Time
-	StartedAt   *time.Time
-	FinishedAt  *time.Time
+	// TargetURL links to the build.
+	TargetURL string
+	// Coverage is the reported coverage, if any.
+	Coverage *float64
+	// PipelineID is the external pipeline holding the status.
+	PipelineID int64
+	// AuthorID is the user whose token posted the status.
+	AuthorID int64
+	// CreatedAt, StartedAt and FinishedAt are the status's times.
+	CreatedAt  time.Time
+	StartedAt  *time.Time
+	FinishedAt *time.Time
 }
 
 type statusRecord = CommitStatus
