@@ -1,0 +1,187 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/oore-ci/oore-scm-gitlab/bench/internal/peerplugin"
+	"github.com/oore-ci/oore-scm-gitlab/plugin/gitlab"
+	"github.com/oore-ci/oore-scm-gitlab/shared/launcher"
+)
+
+// webhooks measures goals 1 to 3: the floor, the provider in-process,
+// client-go, the plugin (unary and session) and the peer, interleaved in the
+// same rounds, for a 2-commit and a 20-commit push; then the same with 8
+// concurrent callers.
+func (r *run) webhooks(ctx context.Context) error {
+	hooks, err := pushWebhooks(ctx, 2, 20)
+	if err != nil {
+		return err
+	}
+	plug, err := launcher.Launch(ctx, r.bins.plugin, launcher.Options{ChecksumCache: launcher.NewChecksumCache()})
+	if err != nil {
+		return err
+	}
+	defer plug.Close()
+	peerSum, err := fileSHA256(r.bins.peer)
+	if err != nil {
+		return err
+	}
+	peer, err := peerplugin.Launch(r.bins.peer, peerplugin.LaunchOptions{Checksum: peerSum})
+	if err != nil {
+		return err
+	}
+	defer peer.Close()
+	floor, err := startEcho(ctx, r.bins.echo, r.dir)
+	if err != nil {
+		return err
+	}
+	defer floor.stop()
+
+	prov := gitlab.New()
+	sess, err := r.openServedSession(ctx, plug, hooks[20])
+	if err != nil {
+		return err
+	}
+	if sess != nil {
+		defer sess.close()
+	}
+
+	for _, n := range []int{20, 2} {
+		paths, err := newWebhookPaths(ctx, hooks[n], prov, plug, sess, peer, floor)
+		if err != nil {
+			return err
+		}
+		if err := r.sequentialFigures(n, paths); err != nil {
+			return err
+		}
+		if n == 20 {
+			if err := r.concurrentFigures(paths); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// openServedSession opens a WebhookSession and returns nil, nil when the
+// plugin does not serve it yet.
+func (r *run) openServedSession(ctx context.Context, plug *launcher.Plugin, h *webhook) (*session, error) {
+	sess, err := openSession(ctx, plug.Provider())
+	if err != nil {
+		return nil, err
+	}
+	_, err = sess.verify(ctx, h.request())
+	if status.Code(errors.Unwrap(err)) == codes.Unimplemented || status.Code(err) == codes.Unimplemented || errors.Is(err, errSessionClosed) && status.Code(sess.closeErr()) == codes.Unimplemented {
+		sess.close()
+		r.progress("WebhookSession is not served by the plugin yet: the plugin figures use unary VerifyWebhook")
+		return nil, nil
+	}
+	if err != nil {
+		sess.close()
+		return nil, fmt.Errorf("webhook session: %w", err)
+	}
+	return sess, nil
+}
+
+func (r *run) sequentialFigures(n int, w *webhookPaths) error {
+	ops := []op{w.floor, w.inproc, w.clientgo, w.unary, w.peer}
+	if w.session != nil {
+		ops = append(ops, w.session)
+	}
+	rounds, err := r.sz.seq.sequential(ops...)
+	if err != nil {
+		return fmt.Errorf("%d-commit push: %w", n, err)
+	}
+	floor, inproc, clientgo, unary, peer := rounds[0], rounds[1], rounds[2], rounds[3], rounds[4]
+	plugin, transport := unary, "unary VerifyWebhook (WebhookSession not served)"
+	var session []float64
+	if w.session != nil {
+		session = rounds[5]
+		plugin, transport = session, "WebhookSession stream"
+	}
+	rtt := median(floor)
+	overhead := medianDiff(plugin, inproc)
+	overheadUnary := medianDiff(unary, inproc)
+	sfx := fmt.Sprintf("push%d", n)
+	suffix := func(name string) string {
+		if n == 20 {
+			return name
+		}
+		return name + "_" + sfx
+	}
+	floorNote := fmt.Sprintf("echo server in a child process over a Unix socket, %d bytes out, %d back", w.reqSize, w.respSize)
+	r.report.add(secBoundary,
+		Figure{Name: suffix("raw_socket_rtt_us"), Value: rtt, Unit: "us", Label: fmt.Sprintf("raw Unix-socket round trip (%s sizes)", sfx), Note: floorNote},
+		Figure{Name: fmt.Sprintf("webhook_%s_plugin_unary_us", sfx), Value: median(unary), Unit: "us", Label: fmt.Sprintf("%s through the plugin, unary VerifyWebhook", sfx), Note: "sequential, mTLS on"},
+	)
+	if session != nil {
+		r.report.add(secBoundary, Figure{Name: fmt.Sprintf("webhook_%s_plugin_session_us", sfx), Value: median(session), Unit: "us", Label: fmt.Sprintf("%s through the plugin, WebhookSession", sfx), Note: "sequential, mTLS on, one long-lived stream"})
+	}
+	r.report.add(secBoundary,
+		Figure{Name: fmt.Sprintf("webhook_boundary_overhead_unary_us_%s", sfx), Value: overheadUnary, Unit: "us", Label: fmt.Sprintf("boundary overhead, unary (%s)", sfx), Note: "plugin − in-process, per round"},
+		Figure{Name: fmt.Sprintf("boundary_vs_socket_ratio_unary_%s", sfx), Value: ratio(overheadUnary, rtt), Unit: "x", Label: fmt.Sprintf("unary overhead / raw round trip (%s)", sfx)},
+		Figure{Name: suffix("webhook_boundary_overhead_us"), Value: overhead, Unit: "us", Label: fmt.Sprintf("boundary overhead (%s)", sfx), Note: "plugin − in-process over " + transport},
+		Figure{Name: suffix("boundary_vs_socket_ratio"), Value: ratio(overhead, rtt), Unit: "x", Label: fmt.Sprintf("boundary overhead / raw round trip (%s)", sfx), Goal: &Goal{AtMost: true, Bound: 6}},
+	)
+	r.report.add(secDecode,
+		Figure{Name: fmt.Sprintf("webhook_%s_inproc_us", sfx), Value: median(inproc), Unit: "us", Label: fmt.Sprintf("%s verify + normalise in-process", sfx), Note: "plugin/gitlab Provider.VerifyWebhook called directly"},
+		Figure{Name: fmt.Sprintf("webhook_%s_clientgo_us", sfx), Value: median(clientgo), Unit: "us", Label: fmt.Sprintf("%s client-go ParseWebhook", sfx), Note: "gitlab.ParseWebhook of the same payload (decode only)"},
+		Figure{Name: suffix("decode_speedup"), Value: ratio(median(clientgo), median(inproc)), Unit: "x", Label: fmt.Sprintf("client-go / in-process (%s)", sfx), Goal: &Goal{Bound: 3}},
+	)
+	r.report.add(secPeer,
+		Figure{Name: fmt.Sprintf("webhook_%s_plugin_us", sfx), Value: median(plugin), Unit: "us", Label: fmt.Sprintf("%s through our plugin", sfx), Note: transport},
+		Figure{Name: fmt.Sprintf("webhook_%s_peer_us", sfx), Value: median(peer), Unit: "us", Label: fmt.Sprintf("%s through the peer plugin", sfx), Note: "go-plugin net/rpc + AutoMTLS, JSON []byte, client-go ParseWebhook"},
+		Figure{Name: suffix("peer_speedup"), Value: ratio(median(peer), median(plugin)), Unit: "x", Label: fmt.Sprintf("peer / ours (%s)", sfx), Goal: &Goal{Bound: 3}},
+	)
+	return nil
+}
+
+func (r *run) concurrentFigures(w *webhookPaths) error {
+	c := r.sz.concurrency
+	ops := []op{w.inproc, w.unary, w.peer}
+	if w.session != nil {
+		ops = append(ops, w.session)
+	}
+	rounds, err := r.sz.p8.concurrent(c, ops...)
+	if err != nil {
+		return fmt.Errorf("%d callers: %w", c, err)
+	}
+	inproc, unary, peer := rounds[0], rounds[1], rounds[2]
+	plugin, transport := unary, "unary VerifyWebhook"
+	if w.session != nil {
+		plugin, transport = rounds[3], "WebhookSession stream"
+	}
+	perSecond := func(rs []concurrentRound) float64 { return 1e6 / median(perCalls(rs)) }
+	r.report.add(secBoundary,
+		Figure{Name: "webhook_push20_plugin_p8_us", Value: median(latencies(plugin)), Unit: "us", Label: fmt.Sprintf("push20 through the plugin, %d concurrent callers: latency per call", c), Note: transport},
+		Figure{Name: "webhook_push20_plugin_unary_p8_us", Value: median(latencies(unary)), Unit: "us", Label: fmt.Sprintf("push20, unary, %d callers: latency per call", c)},
+		Figure{Name: "webhook_push20_inproc_p8_us", Value: median(latencies(inproc)), Unit: "us", Label: fmt.Sprintf("push20 in-process, %d callers: latency per call", c)},
+		Figure{Name: "webhook_push20_plugin_p8_per_s", Value: perSecond(plugin), Unit: "per_s", Label: fmt.Sprintf("push20 through the plugin, %d callers: webhooks per second", c), Note: transport},
+		Figure{Name: "webhook_push20_inproc_p8_per_s", Value: perSecond(inproc), Unit: "per_s", Label: fmt.Sprintf("push20 in-process, %d callers: webhooks per second", c)},
+		Figure{Name: "webhook_boundary_overhead_p8_us", Value: medianDiff(perCalls(plugin), perCalls(inproc)), Unit: "us", Label: fmt.Sprintf("boundary cost per webhook, %d callers", c), Note: "(wall / calls) plugin − in-process"},
+	)
+	r.report.add(secPeer,
+		Figure{Name: "webhook_push20_peer_p8_us", Value: median(latencies(peer)), Unit: "us", Label: fmt.Sprintf("push20 through the peer, %d callers: latency per call", c)},
+		Figure{Name: "peer_speedup_p8", Value: ratio(median(latencies(peer)), median(latencies(plugin))), Unit: "x", Label: fmt.Sprintf("peer / ours, %d callers", c)},
+	)
+	return nil
+}
+
+// medianDiff is the median over rounds of a[i] − b[i] (rounds interleave,
+// so a round's two numbers saw the same machine).
+func medianDiff(a, b []float64) float64 {
+	if len(a) != len(b) || len(a) == 0 {
+		return math.NaN()
+	}
+	d := make([]float64, len(a))
+	for i := range a {
+		d[i] = a[i] - b[i]
+	}
+	return median(d)
+}

@@ -1,0 +1,42 @@
+// Command oore-bench measures the GitLab plugin's performance (issue 7) and
+// prints a table followed by one `BENCH <name> <value> <unit>` line per
+// figure. `make bench` runs it; docs/benchmarks.md says what each figure is.
+//
+//	oore-bench [-plugin-dir dist/plugins/gitlab] [-quick]
+//
+// It exits 1 when a stage could not be measured (its figures print as NaN).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+
+	"github.com/oore-ci/oore-scm-gitlab/bench"
+)
+
+func main() {
+	var cfg bench.Config
+	flag.StringVar(&cfg.PluginDir, "plugin-dir", "", "a built and sealed GitLab plugin (make build writes dist/plugins/gitlab); empty: build one")
+	flag.StringVar(&cfg.Root, "root", "", "the module root (default: found above the working directory)")
+	flag.BoolVar(&cfg.Quick, "quick", false, "smoke mode: every figure, very few iterations (the numbers mean nothing)")
+	quiet := flag.Bool("q", false, "no progress lines on stderr")
+	flag.Parse()
+	if !*quiet {
+		cfg.Progress = os.Stderr
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	report, err := bench.Run(ctx, cfg)
+	if report != nil {
+		_ = report.WriteTable(os.Stdout)
+		fmt.Println()
+		_ = report.WriteLines(os.Stdout)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "oore-bench:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,129 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/oore-ci/oore-scm-gitlab/shared/launcher"
+)
+
+// memory measures goal 7: a fresh plugin's resident memory after it
+// verified rssCalls 20-commit pushes from 8 concurrent callers, and the
+// size of its binary.
+func (r *run) memory(ctx context.Context) error {
+	hooks, err := pushWebhooks(ctx, 20)
+	if err != nil {
+		return err
+	}
+	req := hooks[20].request()
+	plug, err := launcher.Launch(ctx, r.bins.plugin, launcher.Options{ChecksumCache: launcher.NewChecksumCache()})
+	if err != nil {
+		return err
+	}
+	defer plug.Close()
+	pid := plug.Pid()
+	idle, _, err := procMemory(pid)
+	if err != nil {
+		return err
+	}
+	verify := func() error {
+		_, err := plug.Provider().VerifyWebhook(ctx, req)
+		return err
+	}
+	transport := "unary VerifyWebhook"
+	if sess, err := r.openServedSession(ctx, plug, hooks[20]); err != nil {
+		return err
+	} else if sess != nil {
+		defer sess.close()
+		verify = func() error {
+			_, err := sess.verify(ctx, req)
+			return err
+		}
+		transport = "WebhookSession"
+	}
+	if err := callConcurrently(r.sz.concurrency, r.sz.rssCalls, verify); err != nil {
+		return fmt.Errorf("verify %d webhooks: %w", r.sz.rssCalls, err)
+	}
+	rss, peak, err := procMemory(pid)
+	if err != nil {
+		return err
+	}
+	bin, err := os.Stat(r.bins.plugin.ExecutablePath())
+	if err != nil {
+		return err
+	}
+	peer, err := os.Stat(r.bins.peer)
+	if err != nil {
+		return err
+	}
+	r.report.add(secMemory,
+		Figure{Name: "plugin_rss_idle_mb", Value: idle, Unit: "MB", Label: "plugin RSS right after launch"},
+		Figure{Name: "plugin_rss_mb", Value: rss, Unit: "MB", Label: fmt.Sprintf("plugin RSS after %d webhooks", r.sz.rssCalls), Goal: &Goal{AtMost: true, Bound: 25}, Note: fmt.Sprintf("push20 over %s from %d callers; VmRSS, MiB", transport, r.sz.concurrency)},
+		Figure{Name: "plugin_rss_peak_mb", Value: peak, Unit: "MB", Label: "plugin peak RSS (VmHWM)"},
+		Figure{Name: "plugin_binary_mb", Value: float64(bin.Size()) / (1 << 20), Unit: "MB", Label: "plugin binary size", Note: "go build -trimpath, as make build; MiB"},
+		Figure{Name: "peer_binary_mb", Value: float64(peer.Size()) / (1 << 20), Unit: "MB", Label: "peer plugin binary size"},
+	)
+	return nil
+}
+
+// callConcurrently makes total calls of fn from n goroutines.
+func callConcurrently(n, total int, fn func() error) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for w := range n {
+		calls := total / n
+		if w < total%n {
+			calls++
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range calls {
+				if err := fn(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// procMemory reads a process's resident set and its peak, in MiB.
+func procMemory(pid int) (rss, peak float64, err error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, 0, fmt.Errorf("read memory of process %d: %w", pid, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) != 2 || f[1] != "kB" {
+			continue
+		}
+		kb, perr := strconv.ParseFloat(f[0], 64)
+		if perr != nil {
+			continue
+		}
+		switch k {
+		case "VmRSS":
+			rss = kb / 1024
+		case "VmHWM":
+			peak = kb / 1024
+		}
+	}
+	if rss == 0 {
+		return 0, 0, fmt.Errorf("process %d: no VmRSS in /proc status", pid)
+	}
+	return rss, peak, nil
+}
+

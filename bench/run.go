@@ -1,0 +1,206 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Config chooses what a run measures and how hard.
+type Config struct {
+	// Root is the module root; empty: found above the working directory.
+	Root string
+	// PluginDir holds an already built and sealed GitLab plugin (`make
+	// build` writes dist/plugins/gitlab); empty: the run builds one.
+	PluginDir string
+	// WorkDir is scratch space; empty: a temporary directory, removed after.
+	WorkDir string
+	// Quick is the smoke mode of `go test`: every figure, a few iterations
+	// each and small data. Its numbers mean nothing.
+	Quick bool
+	// Progress receives one line per stage (nil: none).
+	Progress io.Writer
+}
+
+// sizes are the iteration counts and data sizes of a run.
+type sizes struct {
+	seq, p8         sampler
+	concurrency     int
+	coldStarts      int
+	rssCalls        int
+	listProjects    int
+	listLatency     time.Duration
+	intakeSenders   int
+	intakePerSender int
+}
+
+func (c Config) sizes() sizes {
+	if c.Quick {
+		return sizes{
+			seq:          sampler{warmup: 3, rounds: 3, batch: 4},
+			p8:           sampler{warmup: 8, rounds: 2, batch: 2},
+			concurrency:  8,
+			coldStarts:   2,
+			rssCalls:     40,
+			listProjects: 250, listLatency: 2 * time.Millisecond,
+			intakeSenders: 32, intakePerSender: 2,
+		}
+	}
+	return sizes{
+		seq:          sampler{warmup: 300, rounds: 15, batch: 200},
+		p8:           sampler{warmup: 400, rounds: 9, batch: 100},
+		concurrency:  8,
+		coldStarts:   15,
+		rssCalls:     10000,
+		listProjects: 10000, listLatency: 20 * time.Millisecond,
+		intakeSenders: 32, intakePerSender: 100,
+	}
+}
+
+// run is the state of one Run.
+type run struct {
+	cfg    Config
+	sz     sizes
+	dir    string
+	bins   *binaries
+	report *Report
+	errs   []error
+}
+
+// progress writes a progress line.
+func (r *run) progress(format string, args ...any) {
+	if r.cfg.Progress != nil {
+		fmt.Fprintf(r.cfg.Progress, "bench: "+format+"\n", args...)
+	}
+}
+
+// stage runs one group of measurements. A stage that fails leaves its
+// figures NaN with the reason; the run goes on and reports every failure.
+func (r *run) stage(ctx context.Context, name string, fn func(context.Context) error) {
+	r.progress("%s", name)
+	start := time.Now()
+	if err := fn(ctx); err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %w", name, err))
+		r.progress("%s: FAILED: %v", name, err)
+		return
+	}
+	r.progress("%s: done in %s", name, time.Since(start).Round(time.Millisecond))
+}
+
+// Run measures every figure and returns the report. It writes nothing to
+// stdout itself: see Report.WriteTable and Report.WriteLines. The error
+// names every stage that failed; the report still holds what was measured,
+// with NaN (and a note) for the rest.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Root == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Root, err = ModuleRoot(wd); err != nil {
+			return nil, err
+		}
+	}
+	dir := cfg.WorkDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "oore-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	r := &run{cfg: cfg, sz: cfg.sizes(), dir: dir, report: &Report{Machine: machine()}}
+	r.progress("building the plugin, the peer plugin and the echo server")
+	bins, err := buildBinaries(ctx, cfg.Root, dir, cfg.PluginDir)
+	if err != nil {
+		return nil, err
+	}
+	r.bins = bins
+
+	r.stage(ctx, "webhooks: floor, in-process, plugin, peer", r.webhooks)
+	r.stage(ctx, "cold start", r.coldStart)
+	r.stage(ctx, "plugin memory and size", r.memory)
+	r.stage(ctx, "listing projects", r.listing)
+	r.stage(ctx, "end-to-end intake", r.intake)
+	r.fillMissing()
+	return r.report, errors.Join(r.errs...)
+}
+
+// required are the figures every run prints (the issue's list); a stage that
+// failed leaves them NaN.
+var required = []struct{ section, name, unit string }{
+	{secBoundary, "raw_socket_rtt_us", "us"},
+	{secBoundary, "webhook_boundary_overhead_us", "us"},
+	{secBoundary, "boundary_vs_socket_ratio", "x"},
+	{secDecode, "webhook_push20_inproc_us", "us"},
+	{secDecode, "webhook_push20_clientgo_us", "us"},
+	{secDecode, "decode_speedup", "x"},
+	{secPeer, "webhook_push20_plugin_us", "us"},
+	{secPeer, "webhook_push20_peer_us", "us"},
+	{secPeer, "peer_speedup", "x"},
+	{secBoundary, "webhook_push20_plugin_p8_us", "us"},
+	{secColdStart, "cold_start_ms", "ms"},
+	{secList, "list_10k_ms", "ms"},
+	{secList, "list_10k_sequential_ms", "ms"},
+	{secList, "list_speedup", "x"},
+	{secIntake, "intake_per_s", "per_s"},
+	{secIntake, "intake_p50_ms", "ms"},
+	{secIntake, "intake_p99_ms", "ms"},
+	{secMemory, "plugin_rss_mb", "MB"},
+	{secMemory, "plugin_binary_mb", "MB"},
+}
+
+// RequiredFigures are the names every run prints.
+func RequiredFigures() []string {
+	out := make([]string, len(required))
+	for i, f := range required {
+		out[i] = f.name
+	}
+	return out
+}
+
+// Section titles.
+const (
+	secBoundary  = "1. the boundary: webhook through the plugin vs the same code in-process, against a raw Unix-socket round trip"
+	secDecode    = "2. the provider's own work: verify + normalise in-process vs client-go ParseWebhook"
+	secPeer      = "3. against the peer: the whole plugin path vs a Woodpecker-addon-style plugin (net/rpc, JSON, ParseWebhook)"
+	secColdStart = "4. cold start: launch to first answered call"
+	secList      = "5. listing projects from the simulator with injected latency"
+	secIntake    = "6. end-to-end intake on the reference host"
+	secMemory    = "7. plugin memory and size"
+)
+
+// fillMissing adds a NaN figure for every required one a failed stage left out.
+func (r *run) fillMissing() {
+	for _, f := range required {
+		if _, ok := r.report.Lookup(f.name); ok {
+			continue
+		}
+		r.report.add(f.section, Figure{Name: f.name, Value: math.NaN(), Unit: f.unit, Label: f.name, Note: "not measured: see the errors above"})
+	}
+}
+
+// machine describes the machine: CPU model, cores, Go, OS.
+func machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	kernel := runtime.GOOS
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel += " " + strings.TrimSpace(string(b))
+	}
+	return fmt.Sprintf("%s, %d cores (GOMAXPROCS %d), %s, %s/%s", cpu, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version(), kernel, runtime.GOARCH)
+}

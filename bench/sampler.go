@@ -1,0 +1,120 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// sampler times operations the way every figure of a run is timed: a
+// warm-up, then rounds; each round times a batch of calls and keeps the mean
+// per call; the figure is the median over rounds. Operations measured
+// against each other run interleaved, round by round, so drift on the
+// machine (another process, frequency scaling) touches both alike.
+type sampler struct {
+	warmup int // calls before timing, per operation
+	rounds int
+	batch  int // calls per round
+}
+
+// op is one measured operation: a call that may fail.
+type op func() error
+
+// sequential returns, per operation, the mean call time of each round in
+// microseconds.
+func (s sampler) sequential(ops ...op) ([][]float64, error) {
+	for i, o := range ops {
+		for range s.warmup {
+			if err := o(); err != nil {
+				return nil, fmt.Errorf("warm-up of operation %d: %w", i, err)
+			}
+		}
+	}
+	out := make([][]float64, len(ops))
+	for range s.rounds {
+		for i, o := range ops {
+			runtime.GC() // every round starts from the same heap
+			start := time.Now()
+			for range s.batch {
+				if err := o(); err != nil {
+					return nil, fmt.Errorf("operation %d: %w", i, err)
+				}
+			}
+			out[i] = append(out[i], micros(time.Since(start))/float64(s.batch))
+		}
+	}
+	return out, nil
+}
+
+// concurrentRound is one round of n concurrent callers.
+type concurrentRound struct {
+	// latency is the mean time one caller waits per call, in µs.
+	latency float64
+	// perCall is wall time divided by all calls made: the cost of one call
+	// when n callers keep the boundary busy, in µs.
+	perCall float64
+}
+
+// concurrent runs each operation with n callers, each making batch calls
+// per round, and returns per operation the rounds.
+func (s sampler) concurrent(n int, ops ...op) ([][]concurrentRound, error) {
+	out := make([][]concurrentRound, len(ops))
+	run := func(o op, calls int) (time.Duration, error) {
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		start := time.Now()
+		for range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range calls {
+					if err := o(); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		close(errs)
+		return elapsed, <-errs
+	}
+	for i, o := range ops {
+		if _, err := run(o, max(1, s.warmup/n)); err != nil {
+			return nil, fmt.Errorf("warm-up of operation %d: %w", i, err)
+		}
+	}
+	for range s.rounds {
+		for i, o := range ops {
+			runtime.GC()
+			elapsed, err := run(o, s.batch)
+			if err != nil {
+				return nil, fmt.Errorf("operation %d with %d callers: %w", i, n, err)
+			}
+			out[i] = append(out[i], concurrentRound{
+				latency: micros(elapsed) / float64(s.batch),
+				perCall: micros(elapsed) / float64(s.batch*n),
+			})
+		}
+	}
+	return out, nil
+}
+
+// latencies and perCalls pick one field of concurrent rounds.
+func latencies(rs []concurrentRound) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = r.latency
+	}
+	return out
+}
+
+func perCalls(rs []concurrentRound) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = r.perCall
+	}
+	return out
+}
