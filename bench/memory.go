@@ -126,4 +126,3 @@ func procMemory(pid int) (rss, peak float64, err error) {
 	}
 	return rss, peak, nil
 }
-
