@@ -8,13 +8,13 @@ import (
 )
 
 const integrationColumns = `id, provider, host_url, auth_mode, status, display_name, created_by,
-  account_id, account_username, scopes, token_expires_at, reconnect_required, last_webhook_at, created_at, updated_at`
+  account_id, account_username, scopes, token_expires_at, reconnect_required, status_reason, last_webhook_at, created_at, updated_at`
 
 func scanIntegration(sc interface{ Scan(...any) error }) (Integration, error) {
 	var in Integration
 	var scopes string
 	err := sc.Scan(&in.ID, &in.Provider, &in.HostURL, &in.AuthMode, &in.Status, &in.DisplayName, &in.CreatedBy,
-		&in.AccountID, &in.AccountUsername, &scopes, &in.TokenExpiresAt, &in.ReconnectRequired, &in.LastWebhookAt,
+		&in.AccountID, &in.AccountUsername, &scopes, &in.TokenExpiresAt, &in.ReconnectRequired, &in.StatusReason, &in.LastWebhookAt,
 		&in.CreatedAt, &in.UpdatedAt)
 	in.Scopes = splitScopes(scopes)
 	return in, err
@@ -148,7 +148,7 @@ func (s *SQL) ConnectIntegration(ctx context.Context, id string, c Connection) e
 	}
 	res, err := s.q().exec(ctx, `UPDATE integrations SET host_url = ?, display_name = ?, account_id = ?, account_username = ?,
   scopes = ?, credentials = ?, credentials_version = credentials_version + 1, token_expires_at = ?,
-  reconnect_required = FALSE, status = ?, updated_at = ?
+  reconnect_required = FALSE, status_reason = '', status = ?, updated_at = ?
 WHERE id = ?`,
 		c.HostURL, c.DisplayName, c.AccountID, c.AccountUsername, strings.Join(c.Scopes, " "), sealed,
 		c.Credentials.ExpiresAt, StatusActive, s.unix(), id)
@@ -161,9 +161,9 @@ WHERE id = ?`,
 	return nil
 }
 
-// SetIntegrationStatus changes an integration's status.
-func (s *SQL) SetIntegrationStatus(ctx context.Context, id, status string) error {
-	res, err := s.q().exec(ctx, `UPDATE integrations SET status = ?, updated_at = ? WHERE id = ?`, status, s.unix(), id)
+// SetIntegrationStatus changes an integration's status and says why.
+func (s *SQL) SetIntegrationStatus(ctx context.Context, id, status, reason string) error {
+	res, err := s.q().exec(ctx, `UPDATE integrations SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?`, status, reason, s.unix(), id)
 	if err != nil {
 		return fmt.Errorf("set status of integration %s: %w", id, err)
 	}

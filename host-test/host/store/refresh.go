@@ -26,22 +26,23 @@ func (s *SQL) ReleaseRefreshLock(ctx context.Context, integrationID, holder stri
 	return nil
 }
 
-// SaveRefreshedCredentials stores both new tokens and releases the lock.
+// SaveRefreshedCredentials stores both new tokens while holder holds the lock.
 func (s *SQL) SaveRefreshedCredentials(ctx context.Context, integrationID, holder string, creds Credentials) error {
 	sealed, err := s.sealCredentials(integrationID, creds)
 	if err != nil {
 		return fmt.Errorf("save refreshed credentials of integration %s: %w", integrationID, err)
 	}
 	return s.tx(ctx, func(c q) error {
-		res, err := c.exec(ctx, `DELETE FROM refresh_locks WHERE integration_id = ? AND holder = ?`, integrationID, holder)
-		if err != nil {
+		var held int
+		if err := c.row(ctx, `SELECT COUNT(*) FROM refresh_locks WHERE integration_id = ? AND holder = ?`, integrationID, holder).Scan(&held); err != nil {
 			return fmt.Errorf("save refreshed credentials of integration %s: %w", integrationID, err)
 		}
-		if affected(res) == 0 {
+		if held == 0 {
 			return fmt.Errorf("save refreshed credentials of integration %s: %w", integrationID, ErrLockNotHeld)
 		}
-		res, err = c.exec(ctx, `UPDATE integrations SET credentials = ?, credentials_version = credentials_version + 1,
-  token_expires_at = ?, reconnect_required = FALSE, updated_at = ? WHERE id = ?`,
+		res, err := c.exec(ctx, `UPDATE integrations SET credentials = ?, credentials_version = credentials_version + 1,
+  token_expires_at = ?, reconnect_required = FALSE, status_reason = '',
+  status = CASE WHEN status = 'error' AND reconnect_required THEN 'active' ELSE status END, updated_at = ? WHERE id = ?`,
 			sealed, creds.ExpiresAt, s.unix(), integrationID)
 		if err != nil {
 			return fmt.Errorf("save refreshed credentials of integration %s: %w", integrationID, err)
@@ -53,20 +54,15 @@ func (s *SQL) SaveRefreshedCredentials(ctx context.Context, integrationID, holde
 	})
 }
 
-// MarkReconnectRequired flags the integration and releases the lock.
-func (s *SQL) MarkReconnectRequired(ctx context.Context, integrationID, holder string) error {
-	return s.tx(ctx, func(c q) error {
-		if _, err := c.exec(ctx, `DELETE FROM refresh_locks WHERE integration_id = ? AND holder = ?`, integrationID, holder); err != nil {
-			return fmt.Errorf("mark integration %s for reconnection: %w", integrationID, err)
-		}
-		res, err := c.exec(ctx, `UPDATE integrations SET status = ?, reconnect_required = TRUE, updated_at = ? WHERE id = ?`,
-			StatusError, s.unix(), integrationID)
-		if err != nil {
-			return fmt.Errorf("mark integration %s for reconnection: %w", integrationID, err)
-		}
-		if affected(res) == 0 {
-			return fmt.Errorf("mark integration %s for reconnection: %w", integrationID, ErrNotFound)
-		}
-		return nil
-	})
+// MarkReconnectRequired flags the integration for reconnection.
+func (s *SQL) MarkReconnectRequired(ctx context.Context, integrationID, reason string) error {
+	res, err := s.q().exec(ctx, `UPDATE integrations SET status = ?, reconnect_required = TRUE, status_reason = ?, updated_at = ? WHERE id = ?`,
+		StatusError, reason, s.unix(), integrationID)
+	if err != nil {
+		return fmt.Errorf("mark integration %s for reconnection: %w", integrationID, err)
+	}
+	if affected(res) == 0 {
+		return fmt.Errorf("mark integration %s for reconnection: %w", integrationID, ErrNotFound)
+	}
+	return nil
 }

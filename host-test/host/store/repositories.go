@@ -193,7 +193,7 @@ ORDER BY r.created_at, r.id`, provider, externalID)
 		var in Integration
 		var scopes string
 		r, err := scanRepository(rows, &sealed, &in.ID, &in.Provider, &in.HostURL, &in.AuthMode, &in.Status, &in.DisplayName, &in.CreatedBy,
-			&in.AccountID, &in.AccountUsername, &scopes, &in.TokenExpiresAt, &in.ReconnectRequired, &in.LastWebhookAt,
+			&in.AccountID, &in.AccountUsername, &scopes, &in.TokenExpiresAt, &in.ReconnectRequired, &in.StatusReason, &in.LastWebhookAt,
 			&in.CreatedAt, &in.UpdatedAt)
 		if err != nil {
 			return nil, fmt.Errorf("find webhook targets for %s repository %s: %w", provider, externalID, err)

@@ -61,8 +61,8 @@ type Store interface {
 	// acts with and turns it active: after a token check or an OAuth callback.
 	ConnectIntegration(ctx context.Context, id string, c Connection) error
 	// SetIntegrationStatus changes the status (e.g. "error" after a rejected
-	// token check, "active" after a good one).
-	SetIntegrationStatus(ctx context.Context, id, status string) error
+	// token check, "active" after a good one) and records why.
+	SetIntegrationStatus(ctx context.Context, id, status, reason string) error
 	// LoadCredentials decrypts an integration's credentials. version grows
 	// with every change, so a refresher can tell another one's work from stale data.
 	LoadCredentials(ctx context.Context, id string) (creds Credentials, version int64, err error)
@@ -77,12 +77,14 @@ type Store interface {
 	AcquireRefreshLock(ctx context.Context, integrationID, holder string, ttlSeconds int64) (bool, error)
 	// ReleaseRefreshLock gives the lock up (no-op when holder does not have it).
 	ReleaseRefreshLock(ctx context.Context, integrationID, holder string) error
-	// SaveRefreshedCredentials stores both new tokens and releases the lock in
-	// one transaction. ErrLockNotHeld when holder lost the lock meanwhile.
+	// SaveRefreshedCredentials stores both new tokens in one statement, checked
+	// in the same transaction that holder still holds the lock, and clears a
+	// reconnection mark. ErrLockNotHeld when holder lost the lock meanwhile
+	// (nothing is written then). The lock stays held.
 	SaveRefreshedCredentials(ctx context.Context, integrationID, holder string, creds Credentials) error
 	// MarkReconnectRequired flags the integration (status "error",
-	// reconnect_required) after a refresh failed for good, and releases the lock.
-	MarkReconnectRequired(ctx context.Context, integrationID, holder string) error
+	// reconnect_required, reason) after a refresh failed for good.
+	MarkReconnectRequired(ctx context.Context, integrationID, reason string) error
 
 	// UpsertInstallation creates or updates the installation with the same
 	// (integration, external id) and returns it.

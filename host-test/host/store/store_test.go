@@ -324,18 +324,28 @@ func TestRefreshLock(t *testing.T) {
 	if creds.AccessToken != "new-b" || creds.RefreshToken != "r-new" {
 		t.Fatalf("credentials after refresh: %+v", creds)
 	}
-	if ok, _ := s.AcquireRefreshLock(ctx, "i1", "C", 30); !ok {
-		t.Fatal("lock not released by save")
+	if ok, _ := s.AcquireRefreshLock(ctx, "i1", "C", 30); ok {
+		t.Fatal("saving released the lock")
 	}
-	if err := s.MarkReconnectRequired(ctx, "i1", "C"); err != nil {
+	if err := s.ReleaseRefreshLock(ctx, "i1", "B"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.AcquireRefreshLock(ctx, "i1", "C", 30); !ok {
+		t.Fatal("lock not released")
+	}
+	if err := s.MarkReconnectRequired(ctx, "i1", "grant refused"); err != nil {
 		t.Fatal(err)
 	}
 	in, _ := s.GetIntegration(ctx, "i1")
-	if !in.ReconnectRequired || in.Status != store.StatusError {
+	if !in.ReconnectRequired || in.Status != store.StatusError || in.StatusReason != "grant refused" {
 		t.Fatalf("after MarkReconnectRequired: %+v", in)
 	}
-	if ok, _ := s.AcquireRefreshLock(ctx, "i1", "D", 30); !ok {
-		t.Fatal("lock not released by MarkReconnectRequired")
+	if err := s.SaveRefreshedCredentials(ctx, "i1", "C", store.Credentials{AccessToken: "n", RefreshToken: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	in, _ = s.GetIntegration(ctx, "i1")
+	if in.ReconnectRequired || in.Status != store.StatusActive || in.StatusReason != "" {
+		t.Fatalf("save did not clear the reconnection mark: %+v", in)
 	}
 }
 

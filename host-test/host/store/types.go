@@ -44,7 +44,10 @@ type Integration struct {
 	TokenExpiresAt int64
 	// ReconnectRequired is set when an OAuth refresh failed for good.
 	ReconnectRequired bool
-	LastWebhookAt     int64
+	// StatusReason says, in words for a person, why the status is what it is
+	// (empty when active). Never a secret.
+	StatusReason  string
+	LastWebhookAt int64
 	CreatedAt         int64
 	UpdatedAt         int64
 }

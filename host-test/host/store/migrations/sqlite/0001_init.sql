@@ -24,6 +24,7 @@ CREATE TABLE integrations (
   credentials_version INTEGER NOT NULL DEFAULT 0,
   token_expires_at    INTEGER NOT NULL DEFAULT 0,
   reconnect_required  BOOLEAN NOT NULL DEFAULT FALSE,
+  status_reason       TEXT NOT NULL DEFAULT '',
   sync_generation     INTEGER NOT NULL DEFAULT 0,
   last_webhook_at     INTEGER NOT NULL DEFAULT 0,
   created_at          INTEGER NOT NULL,
