@@ -48,8 +48,8 @@ type Integration struct {
 	// (empty when active). Never a secret.
 	StatusReason  string
 	LastWebhookAt int64
-	CreatedAt         int64
-	UpdatedAt         int64
+	CreatedAt     int64
+	UpdatedAt     int64
 }
 
 // Credentials authenticate an integration to its SCM host. They are stored
