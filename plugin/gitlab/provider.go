@@ -66,8 +66,12 @@ func New(opts ...Option) *Provider {
 		retryBackoff:  defaultRetryBackoff,
 		list:          defaultListConfig(),
 	}
+	envErr := p.listConfigFromEnv()
 	for _, o := range opts {
 		o(p)
+	}
+	if envErr != nil {
+		p.log.Warn("ignoring an invalid environment variable", "error", envErr)
 	}
 	return p
 }
