@@ -22,7 +22,12 @@ func requiredScopes() []*scmv1.ScopeRequirement {
 
 // capabilities is what this provider serves. Only what works is listed: an
 // RPC that answers Unimplemented is never announced.
-var capabilities = []scmv1.Capability{}
+var capabilities = []scmv1.Capability{
+	scmv1.Capability_CAPABILITY_VALIDATE_CONNECTION,
+	scmv1.Capability_CAPABILITY_CHECK_CREDENTIALS,
+	scmv1.Capability_CAPABILITY_LIST_REPOSITORIES,
+	scmv1.Capability_CAPABILITY_CLONE_CREDENTIALS,
+}
 
 // eventKinds are the webhook events this provider normalises.
 var eventKinds = []scmv1.EventKind{}
