@@ -48,10 +48,10 @@ func (s *SQL) CreateIntegration(ctx context.Context, in Integration, creds Crede
 	if err != nil {
 		return fmt.Errorf("create integration %s: %w", in.ID, err)
 	}
-	_, err = s.q().exec(ctx, `INSERT INTO integrations (id, provider, host_url, auth_mode, status, display_name, created_by,
+	_, err = s.q().exec(ctx, `INSERT INTO integrations (id, provider, host_url, auth_mode, status, status_reason, display_name, created_by,
   account_id, account_username, scopes, credentials, credentials_version, token_expires_at, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
-		in.ID, in.Provider, in.HostURL, in.AuthMode, in.Status, in.DisplayName, in.CreatedBy,
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+		in.ID, in.Provider, in.HostURL, in.AuthMode, in.Status, in.StatusReason, in.DisplayName, in.CreatedBy,
 		in.AccountID, in.AccountUsername, strings.Join(in.Scopes, " "), sealed, in.TokenExpiresAt, in.CreatedAt, in.UpdatedAt)
 	if s.d.isConflict(err) {
 		return fmt.Errorf("create integration %s: %w", in.ID, ErrConflict)
@@ -198,6 +198,16 @@ func (s *SQL) LoadCredentials(ctx context.Context, id string) (Credentials, int6
 // DeleteIntegration removes an integration and everything that belongs to it.
 func (s *SQL) DeleteIntegration(ctx context.Context, id string) error {
 	return s.tx(ctx, func(c q) error {
+		// Lock the integration's row first (a portable SELECT ... FOR
+		// UPDATE): a delivery another host is recording for it either
+		// commits before this reads the builds, or finds it gone.
+		res, err := c.exec(ctx, `UPDATE integrations SET updated_at = ? WHERE id = ?`, s.unix(), id)
+		if err != nil {
+			return fmt.Errorf("delete integration %s: %w", id, err)
+		}
+		if affected(res) == 0 {
+			return fmt.Errorf("delete integration %s: %w", id, ErrNotFound)
+		}
 		var running int64
 		if err := c.row(ctx, `SELECT COUNT(*) FROM build_triggers WHERE integration_id = ? AND status = ?`, id, TriggerRunning).Scan(&running); err != nil {
 			return fmt.Errorf("delete integration %s: count running builds: %w", id, err)
@@ -218,7 +228,7 @@ func (s *SQL) DeleteIntegration(ctx context.Context, id string) error {
 		if _, err := c.exec(ctx, `UPDATE build_triggers SET status = ? WHERE integration_id = ? AND status = ?`, TriggerCanceled, id, TriggerQueued); err != nil {
 			return fmt.Errorf("delete integration %s: cancel queued builds: %w", id, err)
 		}
-		res, err := c.exec(ctx, `DELETE FROM integrations WHERE id = ?`, id)
+		res, err = c.exec(ctx, `DELETE FROM integrations WHERE id = ?`, id)
 		if err != nil {
 			return fmt.Errorf("delete integration %s: %w", id, err)
 		}

@@ -44,6 +44,9 @@ func (s *SQL) DB() *sql.DB { return s.db }
 // Close closes the database.
 func (s *SQL) Close() error { return s.db.Close() }
 
+// Ping checks the database answers.
+func (s *SQL) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
 func (s *SQL) unix() int64 { return s.now().Unix() }
 
 // newID returns a time-ordered UUID (v7), so ids sort by creation.

@@ -130,6 +130,8 @@ type Store interface {
 	// RecordAudit appends an audit event.
 	RecordAudit(ctx context.Context, e AuditEvent) error
 
+	// Ping checks the database answers.
+	Ping(ctx context.Context) error
 	// Close closes the database.
 	Close() error
 }
