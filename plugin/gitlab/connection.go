@@ -556,3 +556,8 @@ func defaultRetryBackoff(attempt int) time.Duration {
 	d := 100 * time.Millisecond << min(attempt-1, 5)
 	return d + time.Duration((rand.Float64()-0.5)*0.4*float64(d))
 }
+
+// readLimited reads at most n bytes of a response body.
+func readLimited(resp *http.Response, n int64) ([]byte, error) {
+	return io.ReadAll(io.LimitReader(resp.Body, n))
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -102,7 +101,7 @@ func (c *connection) getJSON(ctx context.Context, op, rawURL, bearer string, v a
 		return c.transportFailure(ctx, op, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := readLimited(resp, 1<<20)
 	if err != nil {
 		return c.transportFailure(ctx, op, err)
 	}
