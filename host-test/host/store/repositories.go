@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -68,7 +69,12 @@ func (s *SQL) UpsertRepositories(ctx context.Context, integrationID, installatio
 		if err := c.row(ctx, `SELECT provider FROM integrations WHERE id = ?`, integrationID).Scan(&provider); err != nil {
 			return fmt.Errorf("upsert repositories of integration %s: %w", integrationID, notFound(err))
 		}
-		for _, r := range repos {
+		// Upsert in one order (by external id), so two hosts syncing the
+		// same integration at once lock rows in the same order and never
+		// deadlock (PostgreSQL row locks; SQLite serialises writers anyway).
+		sorted := slices.Clone(repos)
+		slices.SortFunc(sorted, func(a, b Repository) int { return strings.Compare(a.ExternalID, b.ExternalID) })
+		for _, r := range sorted {
 			_, err := c.exec(ctx, `INSERT INTO repositories (id, integration_id, installation_id, provider, external_id, full_name, name,
   namespace, default_branch, is_private, visibility, clone_url, web_url, avatar_url, archived, last_activity_at,
   sync_generation, created_at, updated_at)
