@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 
@@ -19,41 +18,13 @@ import (
 // same rounds, for a 2-commit and a 20-commit push; then the same with 8
 // concurrent callers.
 func (r *run) webhooks(ctx context.Context) error {
-	hooks, err := pushWebhooks(ctx, 2, 20)
+	rig, err := startWebhookRig(ctx, r.bins, r.dir, r.cfg.PluginEnv, r.progress)
 	if err != nil {
 		return err
 	}
-	plug, err := launcher.Launch(ctx, r.bins.plugin, launcher.Options{ChecksumCache: launcher.NewChecksumCache()})
-	if err != nil {
-		return err
-	}
-	defer plug.Close()
-	peerSum, err := fileSHA256(r.bins.peer)
-	if err != nil {
-		return err
-	}
-	peer, err := peerplugin.Launch(r.bins.peer, peerplugin.LaunchOptions{Checksum: peerSum})
-	if err != nil {
-		return err
-	}
-	defer peer.Close()
-	floor, err := startEcho(ctx, r.bins.echo, r.dir)
-	if err != nil {
-		return err
-	}
-	defer floor.stop()
-
-	prov := gitlab.New()
-	sess, err := r.openServedSession(ctx, plug, hooks[20])
-	if err != nil {
-		return err
-	}
-	if sess != nil {
-		defer sess.close()
-	}
-
+	defer rig.close()
 	for _, n := range []int{20, 2} {
-		paths, err := newWebhookPaths(ctx, hooks[n], prov, plug, sess, peer, floor)
+		paths, err := rig.paths(ctx, n)
 		if err != nil {
 			return err
 		}
@@ -69,17 +40,84 @@ func (r *run) webhooks(ctx context.Context) error {
 	return nil
 }
 
+// webhookRig is everything the webhook figures need running: the plugin,
+// a webhook session to it, the peer plugin, the echo server, the provider
+// in-process, and the deliveries.
+type webhookRig struct {
+	hooks map[int]*webhook
+	prov  *gitlab.Provider
+	plug  *launcher.Plugin
+	sess  *session // nil when the plugin does not serve WebhookSession
+	peer  *peerplugin.Client
+	floor *echoServer
+	stops []func()
+}
+
+// startWebhookRig launches the plugin, the peer and the echo server and
+// makes 2- and 20-commit pushes. env is extra environment for the plugin;
+// progress may be nil.
+func startWebhookRig(ctx context.Context, bins *binaries, dir string, env []string, progress func(string, ...any)) (rig *webhookRig, err error) {
+	rig = &webhookRig{prov: gitlab.New()}
+	defer func() {
+		if err != nil {
+			rig.close()
+		}
+	}()
+	if rig.hooks, err = pushWebhooks(ctx, 2, 20); err != nil {
+		return nil, err
+	}
+	if rig.plug, err = launcher.Launch(ctx, bins.plugin, launcher.Options{ChecksumCache: launcher.NewChecksumCache(), Env: env}); err != nil {
+		return nil, err
+	}
+	rig.stops = append(rig.stops, func() { _ = rig.plug.Close() })
+	peerSum, err := fileSHA256(bins.peer)
+	if err != nil {
+		return nil, err
+	}
+	if rig.peer, err = peerplugin.Launch(bins.peer, peerplugin.LaunchOptions{Checksum: peerSum}); err != nil {
+		return nil, err
+	}
+	rig.stops = append(rig.stops, rig.peer.Close)
+	if rig.floor, err = startEcho(ctx, bins.echo, dir); err != nil {
+		return nil, err
+	}
+	rig.stops = append(rig.stops, func() { _ = rig.floor.stop() })
+	if rig.sess, err = openServedSession(ctx, rig.plug, rig.hooks[20]); err != nil {
+		return nil, err
+	}
+	if rig.sess == nil {
+		if progress != nil {
+			progress("WebhookSession is not served by the plugin: the plugin figures use unary VerifyWebhook")
+		}
+	} else {
+		rig.stops = append(rig.stops, rig.sess.close)
+	}
+	return rig, nil
+}
+
+// paths checks every path against the n-commit push and returns them.
+func (rig *webhookRig) paths(ctx context.Context, n int) (*webhookPaths, error) {
+	return newWebhookPaths(ctx, rig.hooks[n], rig.prov, rig.plug, rig.sess, rig.peer, rig.floor)
+}
+
+// close stops everything the rig started, newest first.
+func (rig *webhookRig) close() {
+	for i := len(rig.stops) - 1; i >= 0; i-- {
+		rig.stops[i]()
+	}
+	rig.stops = nil
+}
+
 // openServedSession opens a WebhookSession and returns nil, nil when the
 // plugin does not serve it yet.
-func (r *run) openServedSession(ctx context.Context, plug *launcher.Plugin, h *webhook) (*session, error) {
+func openServedSession(ctx context.Context, plug *launcher.Plugin, h *webhook) (*session, error) {
 	sess, err := openSession(ctx, plug.Provider())
 	if err != nil {
 		return nil, err
 	}
 	_, err = sess.verify(ctx, h.request())
-	if status.Code(errors.Unwrap(err)) == codes.Unimplemented || status.Code(err) == codes.Unimplemented || errors.Is(err, errSessionClosed) && status.Code(sess.closeErr()) == codes.Unimplemented {
+	if status.Code(err) == codes.Unimplemented {
 		sess.close()
-		r.progress("WebhookSession is not served by the plugin yet: the plugin figures use unary VerifyWebhook")
 		return nil, nil
 	}
 	if err != nil {

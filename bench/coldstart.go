@@ -35,6 +35,7 @@ func (r *run) coldStart(ctx context.Context) error {
 		{"cold_start_automtls_cached_ms", "go-plugin AutoMTLS (P-521), checksum cache", launcher.Options{GoPluginAutoMTLS: true, ChecksumCache: autoCache}, nil},
 	}
 	launch := func(opts launcher.Options) (time.Duration, error) {
+		opts.Env = r.cfg.PluginEnv
 		start := time.Now()
 		p, err := launcher.Launch(ctx, m, opts)
 		elapsed := time.Since(start)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/oore-ci/oore-scm-gitlab/shared/launcher"
 )
@@ -20,7 +21,7 @@ func (r *run) memory(ctx context.Context) error {
 		return err
 	}
 	req := hooks[20].request()
-	plug, err := launcher.Launch(ctx, r.bins.plugin, launcher.Options{ChecksumCache: launcher.NewChecksumCache()})
+	plug, err := launcher.Launch(ctx, r.bins.plugin, launcher.Options{ChecksumCache: launcher.NewChecksumCache(), Env: r.cfg.PluginEnv})
 	if err != nil {
 		return err
 	}
@@ -35,7 +36,7 @@ func (r *run) memory(ctx context.Context) error {
 		return err
 	}
 	transport := "unary VerifyWebhook"
-	if sess, err := r.openServedSession(ctx, plug, hooks[20]); err != nil {
+	if sess, err := openServedSession(ctx, plug, hooks[20]); err != nil {
 		return err
 	} else if sess != nil {
 		defer sess.close()
@@ -125,4 +126,27 @@ func procMemory(pid int) (rss, peak float64, err error) {
 		return 0, 0, fmt.Errorf("process %d: no VmRSS in /proc status", pid)
 	}
 	return rss, peak, nil
+}
+
+// clockTicks is the kernel's USER_HZ: /proc times count in 1/100 s on Linux.
+const clockTicks = 100
+
+// procCPU is the CPU time (user + system) a process has used so far.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read CPU time of process %d: %w", pid, err)
+	}
+	// Fields after the command (which may hold spaces) start after ")".
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0, fmt.Errorf("process %d: unexpected /proc stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("process %d: unexpected /proc stat times", pid)
+	}
+	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }

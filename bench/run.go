@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -24,9 +25,19 @@ type Config struct {
 	// Quick is the smoke mode of `go test`: every figure, a few iterations
 	// each and small data. Its numbers mean nothing.
 	Quick bool
+	// PluginEnv is extra environment for the GitLab plugin process in the
+	// webhook, memory and cold-start figures (experiments such as
+	// GOMAXPROCS=1; the launcher passes it through Options.Env).
+	PluginEnv []string
+	// Only, when not empty, runs only the stages named (webhooks, coldstart,
+	// memory, listing, intake); the other figures print as NaN.
+	Only []string
 	// Progress receives one line per stage (nil: none).
 	Progress io.Writer
 }
+
+// Stages are the names Config.Only accepts, in the order a run measures them.
+var Stages = []string{"webhooks", "coldstart", "memory", "listing", "intake"}
 
 // sizes are the iteration counts and data sizes of a run.
 type sizes struct {
@@ -35,6 +46,9 @@ type sizes struct {
 	coldStarts      int
 	rssCalls        int
 	listProjects    int
+	listOver10k     int // 0: skip the listing above 10,000 projects
+	listPageSize    int
+	listRounds      int
 	listLatency     time.Duration
 	intakeSenders   int
 	intakePerSender int
@@ -48,7 +62,7 @@ func (c Config) sizes() sizes {
 			concurrency:  8,
 			coldStarts:   2,
 			rssCalls:     40,
-			listProjects: 250, listLatency: 2 * time.Millisecond,
+			listProjects: 250, listPageSize: 20, listRounds: 1, listLatency: 2 * time.Millisecond,
 			intakeSenders: 32, intakePerSender: 2,
 		}
 	}
@@ -58,7 +72,7 @@ func (c Config) sizes() sizes {
 		concurrency:  8,
 		coldStarts:   15,
 		rssCalls:     10000,
-		listProjects: 10000, listLatency: 20 * time.Millisecond,
+		listProjects: 10000, listOver10k: 10500, listPageSize: 100, listRounds: 3, listLatency: 20 * time.Millisecond,
 		intakeSenders: 32, intakePerSender: 100,
 	}
 }
@@ -82,7 +96,10 @@ func (r *run) progress(format string, args ...any) {
 
 // stage runs one group of measurements. A stage that fails leaves its
 // figures NaN with the reason; the run goes on and reports every failure.
-func (r *run) stage(ctx context.Context, name string, fn func(context.Context) error) {
+func (r *run) stage(ctx context.Context, key, name string, fn func(context.Context) error) {
+	if len(r.cfg.Only) > 0 && !slices.Contains(r.cfg.Only, key) {
+		return
+	}
 	r.progress("%s", name)
 	start := time.Now()
 	if err := fn(ctx); err != nil {
@@ -124,11 +141,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r.bins = bins
 
-	r.stage(ctx, "webhooks: floor, in-process, plugin, peer", r.webhooks)
-	r.stage(ctx, "cold start", r.coldStart)
-	r.stage(ctx, "plugin memory and size", r.memory)
-	r.stage(ctx, "listing projects", r.listing)
-	r.stage(ctx, "end-to-end intake", r.intake)
+	r.stage(ctx, "webhooks", "webhooks: floor, in-process, client-go, plugin, peer", r.webhooks)
+	r.stage(ctx, "coldstart", "cold start", r.coldStart)
+	r.stage(ctx, "memory", "plugin memory and size", r.memory)
+	r.stage(ctx, "listing", "listing projects", r.listing)
+	r.stage(ctx, "intake", "end-to-end intake", r.intake)
 	r.fillMissing()
 	return r.report, errors.Join(r.errs...)
 }
@@ -183,7 +200,11 @@ func (r *run) fillMissing() {
 		if _, ok := r.report.Lookup(f.name); ok {
 			continue
 		}
-		r.report.add(f.section, Figure{Name: f.name, Value: math.NaN(), Unit: f.unit, Label: f.name, Note: "not measured: see the errors above"})
+		note := "not measured: its stage failed (see the errors)"
+		if len(r.cfg.Only) > 0 {
+			note = "not measured in this run (-only)"
+		}
+		r.report.add(f.section, Figure{Name: f.name, Value: math.NaN(), Unit: f.unit, Label: f.name, Note: note})
 	}
 }
 

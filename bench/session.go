@@ -77,7 +77,7 @@ func (s *session) verify(ctx context.Context, req *scmv1.VerifyWebhookRequest) (
 	s.mu.Lock()
 	if s.err != nil {
 		s.mu.Unlock()
-		return nil, fmt.Errorf("%w: %v", errSessionClosed, s.err)
+		return nil, fmt.Errorf("%w: %w", errSessionClosed, s.err)
 	}
 	s.nextID++
 	id := s.nextID
@@ -94,7 +94,7 @@ func (s *session) verify(ctx context.Context, req *scmv1.VerifyWebhookRequest) (
 	select {
 	case resp, ok := <-ch:
 		if !ok {
-			return nil, fmt.Errorf("%w: %v", errSessionClosed, s.closeErr())
+			return nil, fmt.Errorf("%w: %w", errSessionClosed, s.closeErr())
 		}
 		return sessionResult(resp)
 	case <-ctx.Done():

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 
 	"github.com/oore-ci/oore-scm-gitlab/bench"
 )
@@ -22,8 +23,16 @@ func main() {
 	flag.StringVar(&cfg.PluginDir, "plugin-dir", "", "a built and sealed GitLab plugin (make build writes dist/plugins/gitlab); empty: build one")
 	flag.StringVar(&cfg.Root, "root", "", "the module root (default: found above the working directory)")
 	flag.BoolVar(&cfg.Quick, "quick", false, "smoke mode: every figure, very few iterations (the numbers mean nothing)")
+	only := flag.String("only", "", "comma-separated stages to run ("+strings.Join(bench.Stages, ", ")+"); default all")
+	env := flag.String("plugin-env", "", "comma-separated extra environment for the GitLab plugin process (experiments, e.g. GOMAXPROCS=1)")
 	quiet := flag.Bool("q", false, "no progress lines on stderr")
 	flag.Parse()
+	if *only != "" {
+		cfg.Only = strings.Split(*only, ",")
+	}
+	if *env != "" {
+		cfg.PluginEnv = strings.Split(*env, ",")
+	}
 	if !*quiet {
 		cfg.Progress = os.Stderr
 	}
