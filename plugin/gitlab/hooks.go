@@ -102,7 +102,7 @@ func (v *violations) checkHookURL(field, raw string, required bool) {
 	case err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Opaque != "":
 		v.add(field, "must be an absolute http(s) URL, e.g. https://ci.example.com/v1/webhooks/gitlab")
 	case u.User != nil:
-		v.add(field, "must not contain a user name or password; the secret authenticates deliveries")
+		v.add(field, "must not contain a user name or password")
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		v.add(field, "must not have a fragment (#...)")
 	}
