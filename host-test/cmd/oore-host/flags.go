@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host"
+	"github.com/oore-ci/oore-scm-gitlab/host-test/host/store"
 )
 
 // serveConfig is `oore-host serve`'s command line and environment.
@@ -17,6 +18,7 @@ type serveConfig struct {
 	listen           string
 	publicURL        string
 	dataDir          string
+	database         string
 	pluginsDir       string
 	frontendOrigins  []string
 	webhookBodyLimit int64
@@ -54,17 +56,20 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (se
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: oore-host serve [flags]\n\nServes Oore's integration API with the provider plugins in --plugins-dir.\n\nFlags:")
 		fs.PrintDefaults()
-		fmt.Fprintln(stderr, "\nEnvironment: OORE_BOOTSTRAP_TOKEN (an owner token to accept), OORE_ENCRYPTION_KEY (base64, 32 bytes).")
+		fmt.Fprintln(stderr, "\nEnvironment: OORE_BOOTSTRAP_TOKEN (an owner token to accept), OORE_ENCRYPTION_KEY (base64, 32 bytes), "+
+			"OORE_DATABASE_URL (the --database default, keeps a password out of the process list).")
 	}
 	fs.StringVar(&c.listen, "listen", defaultListen, "address to listen on (host:port)")
 	fs.StringVar(&c.publicURL, "public-url", host.DefaultPublicURL, "URL browsers and SCM hosts use to reach this host: OAuth redirect URIs and webhook URLs are built from it")
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir, "directory for the SQLite database and the encryption key file (created 0700)")
+	fs.StringVar(&c.database, "database", "", databaseUsage)
 	fs.StringVar(&c.pluginsDir, "plugins-dir", defaultPluginsDir, "directory of provider plugins, each in <dir>/<name>/ with a sealed manifest.json")
 	fs.Var((*originList)(&c.frontendOrigins), "frontend-origin", "origin an OAuth redirect_url may point at (repeatable or comma-separated; default: the public URL's origin)")
 	fs.Int64Var(&c.webhookBodyLimit, "webhook-body-limit", host.DefaultWebhookBodyLimit, "largest webhook body accepted, in bytes; larger ones get 413")
 	fs.StringVar(&c.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	fs.BoolVar(&c.logJSON, "log-json", false, "log JSON lines instead of text")
-	if err := fs.Parse(args); err != nil {
+	err := fs.Parse(args)
+	if err != nil {
 		return c, err
 	}
 	if fs.NArg() > 0 {
@@ -81,7 +86,26 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (se
 	}
 	c.bootstrapToken = getenv("OORE_BOOTSTRAP_TOKEN")
 	c.encryptionKey = getenv("OORE_ENCRYPTION_KEY")
+	if c.database, err = databaseFlag(c.database, getenv); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// databaseUsage documents --database for every command that opens the store.
+const databaseUsage = "PostgreSQL URL (postgres://user@host:5432/db?sslmode=...) for several hosts sharing one database; " +
+	"default: OORE_DATABASE_URL, else SQLite in --data-dir. Hosts sharing a database must share OORE_ENCRYPTION_KEY"
+
+// databaseFlag resolves --database: the flag, else OORE_DATABASE_URL, else
+// "" (SQLite in the data directory). Only PostgreSQL URLs are accepted.
+func databaseFlag(v string, getenv func(string) string) (string, error) {
+	if v == "" {
+		v = getenv("OORE_DATABASE_URL")
+	}
+	if v != "" && !store.IsPostgresURL(v) {
+		return "", fmt.Errorf("--database must be a postgres:// or postgresql:// URL, not %s (SQLite lives in --data-dir)", store.RedactURL(v))
+	}
+	return v, nil
 }
 
 // tokenConfig is `oore-host token create`'s command line.
@@ -89,6 +113,7 @@ type tokenConfig struct {
 	role          host.Role
 	name          string
 	dataDir       string
+	database      string
 	encryptionKey string
 }
 
@@ -104,6 +129,7 @@ func parseTokenCreate(args []string, stderr io.Writer, getenv func(string) strin
 	fs.StringVar(&role, "role", "", "owner, admin (manage integrations), developer or qa_viewer (read)")
 	fs.StringVar(&c.name, "name", "", "a name for the token (default: cli-<role>)")
 	fs.StringVar(&c.dataDir, "data-dir", defaultDataDir, "the host's data directory")
+	fs.StringVar(&c.database, "database", "", databaseUsage)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -116,5 +142,9 @@ func parseTokenCreate(args []string, stderr io.Writer, getenv func(string) strin
 		c.name = "cli-" + role
 	}
 	c.encryptionKey = getenv("OORE_ENCRYPTION_KEY")
+	var err error
+	if c.database, err = databaseFlag(c.database, getenv); err != nil {
+		return c, err
+	}
 	return c, nil
 }

@@ -1,6 +1,7 @@
 // Command oore-host is the reference Oore host for SCM integrations: Oore's
-// integration API (host-test/host) over an embedded SQLite store, with the
-// provider plugins found in a plugins directory.
+// integration API (host-test/host) over an embedded SQLite store (or a
+// PostgreSQL database several hosts share, --database postgres://...), with
+// the provider plugins found in a plugins directory.
 //
 //	oore-host serve --listen 127.0.0.1:8787 --public-url http://127.0.0.1:8787 \
 //	  --data-dir ./oore-data --plugins-dir dist/plugins
@@ -44,7 +45,9 @@ Run "oore-host serve --help" or "oore-host token create --help" for flags.
 Environment:
   OORE_BOOTSTRAP_TOKEN   (serve) make this value an owner API token at start
   OORE_ENCRYPTION_KEY    base64 of 32 bytes: the key for secrets at rest
-                         (default: <data-dir>/encryption.key, created 0600)
+                         (default: <data-dir>/encryption.key, created 0600);
+                         hosts sharing a database must share it
+  OORE_DATABASE_URL      postgres://... : the default of --database
 `
 
 // run is the command line; ready, when not nil, receives the base URL once

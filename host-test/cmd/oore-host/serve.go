@@ -25,11 +25,15 @@ const shutdownTimeout = 15 * time.Second
 // the store, in that order.
 func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer, ready chan<- string) error {
 	log := hclog.New(&hclog.LoggerOptions{Name: "oore-host", Level: hclog.LevelFromString(c.logLevel), Output: stderr, JSONFormat: c.logJSON})
-	st, kr, err := openStore(ctx, c.dataDir, c.encryptionKey)
+	st, kr, err := openStore(ctx, c.dataDir, c.database, c.encryptionKey)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if c.database != "" && c.encryptionKey == "" {
+		log.Warn("on a shared database every host needs the same key: set OORE_ENCRYPTION_KEY (this host uses the key file in --data-dir)",
+			"data_dir", c.dataDir)
+	}
 	if c.bootstrapToken != "" {
 		if err := host.EnsureBootstrapToken(ctx, st, c.bootstrapToken); err != nil {
 			return err
@@ -68,7 +72,8 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer, ready c
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	base := "http://" + ln.Addr().String()
-	log.Info("serving Oore's integration API", "listen", base, "public_url", c.publicURL, "providers", reg.Names(), "data_dir", c.dataDir)
+	log.Info("serving Oore's integration API", "listen", base, "public_url", c.publicURL, "providers", reg.Names(), "data_dir", c.dataDir,
+		"database", databaseName(c.database))
 	fmt.Fprintf(stdout, "oore-host listening on %s (providers: %v)\n", base, reg.Names())
 	if ready != nil {
 		ready <- base
@@ -88,8 +93,9 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer, ready c
 }
 
 // openStore creates the data directory (0700), loads the keyring and opens
-// the database, running its migrations.
-func openStore(ctx context.Context, dataDir, encryptionKey string) (*store.SQL, *secrets.Keyring, error) {
+// the database (PostgreSQL when databaseURL is set, else SQLite in the data
+// directory), running its migrations.
+func openStore(ctx context.Context, dataDir, databaseURL, encryptionKey string) (*store.SQL, *secrets.Keyring, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("create data dir %s: %w", dataDir, err)
 	}
@@ -97,16 +103,29 @@ func openStore(ctx context.Context, dataDir, encryptionKey string) (*store.SQL, 
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := store.OpenSQLite(ctx, dataDir, kr, store.Options{})
+	var st *store.SQL
+	if databaseURL != "" {
+		st, err = store.OpenPostgres(ctx, databaseURL, kr, store.Options{})
+	} else {
+		st, err = store.OpenSQLite(ctx, dataDir, kr, store.Options{})
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	return st, kr, nil
 }
 
+// databaseName says which database a host uses, without a password.
+func databaseName(databaseURL string) string {
+	if databaseURL == "" {
+		return "sqlite"
+	}
+	return store.RedactURL(databaseURL)
+}
+
 // createToken mints a token and prints it.
 func createToken(ctx context.Context, c tokenConfig, stdout io.Writer) error {
-	st, _, err := openStore(ctx, c.dataDir, c.encryptionKey)
+	st, _, err := openStore(ctx, c.dataDir, c.database, c.encryptionKey)
 	if err != nil {
 		return err
 	}
