@@ -34,10 +34,8 @@ const (
 	maxTokenLen   = 4096
 	maxURLLen     = 2048
 	maxCABundle   = 1 << 20 // 1 MiB of PEM is hundreds of certificates
-	maxNameLen    = 1024
 	maxSecretLen  = 4096
 	maxTextLen    = 4096
-	maxIDLen      = 64
 	maxScopeCount = 32
 )
 
@@ -216,9 +214,6 @@ type connection struct {
 	once *http.Client
 	// api is client-go on http, authenticated with the access token.
 	api *gl.Client
-	// rate is the rate-limit budget shared by every request of the call.
-	rate *rateBudget
-	log  interface{ Debug(string, ...any) }
 }
 
 // oauth reports whether the connection uses an OAuth access token.
@@ -250,7 +245,7 @@ func (p *Provider) connect(conn *scmv1.Connection, req connectionRequest, extra 
 			v.add(fieldAuthMode, "must be personal_token or oauth_app for GitLab")
 		}
 		v.checkToken(fieldToken, creds.GetAccessToken(), !req.tokenOptional)
-		v.checkToken("connection.credentials.refresh_token", creds.GetRefreshToken(), false)
+		v.checkToken(fieldRefreshToken, creds.GetRefreshToken(), false)
 	}
 	if len(conn.GetTls().GetCaBundlePem()) > maxCABundle {
 		v.add(fieldCABundle, fmt.Sprintf("must be at most %d bytes", maxCABundle))
@@ -266,10 +261,8 @@ func (p *Provider) connect(conn *scmv1.Connection, req connectionRequest, extra 
 	c := &connection{
 		origin: origin,
 		creds:  creds,
-		rate:   budget,
 		http:   newHTTPClient(&retryTransport{base: base, budget: budget, tries: serverErrorTries, backoff: p.retryBackoff}),
 		once:   newHTTPClient(base),
-		log:    p.log,
 	}
 	if creds.GetAccessToken() != "" {
 		c.api, err = c.newAPIClient(creds.GetAccessToken())
