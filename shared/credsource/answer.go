@@ -41,13 +41,15 @@ func checkAnswer(cur, next *scmv1.Credentials) error {
 	return nil
 }
 
-// merge is the credentials to save: the answer, with the OAuth client kept
-// from the stored credentials when the answer leaves it out (the client is
-// the host's configuration, not the provider's to change).
+// merge is the credentials to save: the answer, with the stored OAuth
+// client. The client (id, secret, redirect URI) is the host's configuration,
+// not the provider's to change, and providers answer without its secret (a
+// response never holds one), so the answer's client is used only when none
+// is stored.
 func merge(cur, next *scmv1.Credentials) *scmv1.Credentials {
 	out := proto.CloneOf(next)
 	out.AuthMode = scmv1.AuthMode_AUTH_MODE_OAUTH_APP
-	if out.GetOauthClient() == nil && cur.GetOauthClient() != nil {
+	if cur.GetOauthClient() != nil {
 		out.OauthClient = proto.CloneOf(cur.GetOauthClient())
 	}
 	return out

@@ -13,7 +13,8 @@ import (
 
 // A host wraps its store and the plugin's RefreshCredentials in a Source, and
 // asks it for credentials before every call to the provider. When the
-// provider still says TOKEN_EXPIRED (the host's clock is off, say), it forces
+// provider still refuses the OAuth token (TOKEN_EXPIRED: the host's clock is
+// off; AUTH_FAILED: another caller's refresh revoked it meanwhile), it forces
 // one refresh and retries once.
 func Example() {
 	ctx := context.Background()
@@ -50,7 +51,7 @@ func Example() {
 		return
 	}
 	err = callProvider(creds)
-	if scmerr.Is(err, scmerr.ReasonTokenExpired) {
+	if scmerr.Is(err, scmerr.ReasonTokenExpired) || scmerr.Is(err, scmerr.ReasonAuthFailed) {
 		if creds, err = src.ForceRefresh(ctx, "integration-1", creds); err == nil {
 			err = callProvider(creds)
 		}

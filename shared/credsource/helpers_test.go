@@ -89,6 +89,8 @@ func (p *rotatingProvider) Refresh(ctx context.Context, in *scmv1.Credentials) (
 		AccessToken:  fmt.Sprintf("access-secret-%d", p.n),
 		RefreshToken: p.valid,
 		ExpiresAt:    t0.Add(2 * time.Hour).Unix(),
+		// Like the GitLab plugin, the answer names the client without its secret.
+		OauthClient: &scmv1.OAuthClient{ClientId: in.GetOauthClient().GetClientId(), RedirectUri: in.GetOauthClient().GetRedirectUri()},
 	}, nil
 }
 

@@ -93,10 +93,17 @@ func (s *Source) Credentials(ctx context.Context, integrationID string) (*scmv1.
 }
 
 // ForceRefresh refreshes the integration's credentials after the provider
-// refused stale (reason TOKEN_EXPIRED), whatever their stored expiry says,
-// unless the stored access token is no longer stale's: then another caller or
-// host has refreshed already and the stored credentials are returned. A
-// personal token is not refreshable: the error wraps ErrNotRefreshable.
+// refused stale, whatever their stored expiry says, unless the stored access
+// token is no longer stale's: then another caller or host has refreshed
+// already and the stored credentials are returned without a refresh.
+//
+// Call it when an OAuth access token is refused as expired (reason
+// TOKEN_EXPIRED: the host's clock is behind the provider's) or as revoked
+// (AUTH_FAILED): a refresh revokes the access token it replaces, so a call
+// still in flight with the old token while another caller refreshed is
+// refused that way. If the grant itself was revoked, the refresh is refused
+// and the error wraps ErrReconnectRequired. A personal token is not
+// refreshable: the error wraps ErrNotRefreshable.
 func (s *Source) ForceRefresh(ctx context.Context, integrationID string, stale *scmv1.Credentials) (*scmv1.Credentials, error) {
 	if stale.GetAccessToken() == "" {
 		return nil, fmt.Errorf("force refresh of integration %q: the stale credentials hold no access token", integrationID)
