@@ -1,6 +1,8 @@
 package host
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"net/http"
 
@@ -115,11 +117,18 @@ func (h *Host) listSourceRepositories(w http.ResponseWriter, r *http.Request) er
 const webhookSecretBytes = 32
 
 // rotateWebhookSecret generates (or replaces) a repository's webhook secret
-// and shows it once. The old secret stops working at once.
+// and shows it once. The old secret stops working at once. By default the
+// secret is a plain token (GitLab's X-Gitlab-Token); ?type=signing_token
+// (added by the reference host) makes a Standard Webhooks signing key
+// ("whsec_" + base64 of 32 bytes) for GitLab's signed deliveries.
 func (h *Host) rotateWebhookSecret(provider string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
 		id := r.PathValue("id")
+		kind := r.URL.Query().Get("type")
+		if kind != "" && kind != "token" && kind != "signing_token" {
+			return fieldError("type", "must be token or signing_token")
+		}
 		rp, err := h.store.GetRepository(ctx, id)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && rp.Provider != provider) {
 			return notFoundError(provider+" repository", id)
@@ -128,6 +137,11 @@ func (h *Host) rotateWebhookSecret(provider string) handlerFunc {
 			return internalError("load the repository", err)
 		}
 		secret := secrets.RandomToken("", webhookSecretBytes)
+		if kind == "signing_token" {
+			key := make([]byte, webhookSecretBytes)
+			_, _ = rand.Read(key) // never fails (crypto/rand)
+			secret = "whsec_" + base64.StdEncoding.EncodeToString(key)
+		}
 		at := h.now().Unix()
 		if err := h.store.SetWebhookSecret(ctx, rp.ID, secret, at); err != nil {
 			if errors.Is(err, store.ErrNotFound) {

@@ -1,0 +1,415 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+
+	"github.com/oore-ci/oore-scm-gitlab/host-test/contract"
+	"github.com/oore-ci/oore-scm-gitlab/host-test/gitlabsim"
+	"github.com/oore-ci/oore-scm-gitlab/host-test/host"
+	"github.com/oore-ci/oore-scm-gitlab/host-test/host/secrets"
+	"github.com/oore-ci/oore-scm-gitlab/host-test/host/store"
+	"github.com/oore-ci/oore-scm-gitlab/shared/launcher"
+)
+
+var validator = sync.OnceValues(contract.NewValidator)
+
+// env is one running host with the real plugin, and a simulator.
+type env struct {
+	t       *testing.T
+	sim     *gitlabsim.Server
+	demo    gitlabsim.Demo
+	base    string
+	owner   string
+	dataDir string
+	client  *http.Client
+	// In-process hosts only.
+	st  *store.SQL
+	reg *launcher.Registry
+	// Binary hosts only: everything the host logged.
+	logs *syncBuffer
+}
+
+// syncBuffer collects a process's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
+}
+
+func newSim(t *testing.T) (*gitlabsim.Server, gitlabsim.Demo) {
+	sim := gitlabsim.NewTestServer(t, gitlabsim.Options{})
+	return sim, sim.SeedDemo()
+}
+
+// freeAddr reserves a loopback port for a server started later.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// startInProcess runs the host library in this process, with the real
+// plugin launched from the built plugins directory.
+func startInProcess(t *testing.T, cfg host.Config) *env {
+	t.Helper()
+	ctx := context.Background()
+	sim, demo := newSim(t)
+	dir := t.TempDir()
+	kr, err := secrets.Load(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenSQLite(ctx, dir, kr, store.Options{Now: cfg.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	reg, errs := launcher.LaunchDir(ctx, pluginsDir, launcher.Options{ChecksumCache: launcher.NewChecksumCache(), MinBackoff: 10 * time.Millisecond})
+	if len(errs) > 0 {
+		t.Fatalf("launch plugins: %v", errs)
+	}
+	t.Cleanup(func() { reg.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = base
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = hclog.New(&hclog.LoggerOptions{Output: io.Discard})
+	}
+	h, err := host.New(cfg, st, kr, host.LauncherPlugins(reg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	owner, err := host.CreateToken(ctx, st, host.RoleOwner, "e2e-owner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, sim: sim, demo: demo, base: base, owner: owner, dataDir: dir, client: noRedirectClient(), st: st, reg: reg}
+}
+
+// startBinary runs the oore-host binary with the built plugins.
+func startBinary(t *testing.T, extraArgs ...string) *env {
+	t.Helper()
+	sim, demo := newSim(t)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	owner := secrets.RandomToken("oore_", 32)
+	logs := &syncBuffer{}
+	args := append([]string{"serve", "--listen", addr, "--public-url", base, "--data-dir", dir, "--plugins-dir", pluginsDir, "--log-level", "debug"}, extraArgs...)
+	cmd := exec.Command(hostBinary, args...)
+	cmd.Env = append(os.Environ(), "OORE_BOOTSTRAP_TOKEN="+owner)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Error("oore-host did not stop within 20s of SIGINT")
+		}
+	})
+	e := &env{t: t, sim: sim, demo: demo, base: base, owner: owner, dataDir: dir, client: noRedirectClient(), logs: logs}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		res, err := http.Get(base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return e
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("oore-host exited: %v\n%s", err, logs.Bytes())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("oore-host not healthy after 20s\n%s", logs.Bytes())
+		}
+	}
+}
+
+func noRedirectClient() *http.Client {
+	return &http.Client{Timeout: 60 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// response is one API answer.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// errorCode is the "code" of an error answer.
+func (r response) errorCode() string {
+	var e struct {
+		Code string `json:"code"`
+	}
+	_ = json.Unmarshal(r.Body, &e)
+	return e.Code
+}
+
+// do calls the API and checks the answer against the contract.
+func (e *env) do(method, path, token string, body any) response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, e.base+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := e.client.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	r := response{Status: res.StatusCode, Header: res.Header, Body: raw}
+	e.checkContract(method, path, r)
+	return r
+}
+
+func (e *env) checkContract(method, path string, r response) {
+	e.t.Helper()
+	v, err := validator()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p, _, _ := strings.Cut(path, "?")
+	err = v.ValidateResponse(method, p, r.Status, r.Header.Get("Content-Type"), r.Body)
+	if errors.Is(err, contract.ErrNotInContract) {
+		return // the host's own additions (/v1/webhook-deliveries, /healthz)
+	}
+	if err != nil {
+		e.t.Errorf("contract: %v\nbody: %.500s", err, r.Body)
+	}
+}
+
+// startPAT connects the demo user with a personal token and returns the
+// integration id.
+func (e *env) startPAT() string {
+	e.t.Helper()
+	r := e.do("POST", "/v1/integrations/gitlab/start", e.owner, map[string]any{"host_url": e.sim.URL, "auth_mode": "personal_token", "access_token": e.demo.Token})
+	if r.Status != 200 {
+		e.t.Fatalf("start: %d %s", r.Status, r.Body)
+	}
+	var out struct {
+		Integration struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"integration"`
+	}
+	r.json(e.t, &out)
+	if out.Integration.Status != "active" {
+		e.t.Fatalf("personal-token integration is %q, want active", out.Integration.Status)
+	}
+	return out.Integration.ID
+}
+
+type repo struct {
+	ID         string `json:"id"`
+	ExternalID string `json:"external_id"`
+	FullName   string `json:"full_name"`
+}
+
+// repository finds an integration's repository by full name.
+func (e *env) repository(integrationID, fullName string) repo {
+	e.t.Helper()
+	r := e.do("GET", "/v1/integrations/"+integrationID+"/repositories?limit=100", e.owner, nil)
+	var out struct {
+		Repositories []repo `json:"repositories"`
+	}
+	r.json(e.t, &out)
+	for _, rp := range out.Repositories {
+		if rp.FullName == fullName {
+			return rp
+		}
+	}
+	e.t.Fatalf("repository %s not synced; have %+v", fullName, out.Repositories)
+	return repo{}
+}
+
+// webhookSecret makes (or rotates) a repository's webhook secret.
+func (e *env) webhookSecret(repositoryID, query string) string {
+	e.t.Helper()
+	r := e.do("POST", "/v1/integration-repositories/"+repositoryID+"/gitlab-webhook-secret"+query, e.owner, nil)
+	if r.Status != 200 {
+		e.t.Fatalf("webhook secret: %d %s", r.Status, r.Body)
+	}
+	var out struct {
+		Secret     string `json:"webhook_secret"`
+		WebhookURL string `json:"webhook_url"`
+	}
+	r.json(e.t, &out)
+	if out.WebhookURL != e.base+"/v1/webhooks/gitlab" {
+		e.t.Errorf("webhook_url = %q", out.WebhookURL)
+	}
+	return out.Secret
+}
+
+type delivery struct {
+	DeliveryID    string  `json:"delivery_id"`
+	IntegrationID string  `json:"integration_id"`
+	EventKind     string  `json:"event_kind"`
+	Triggered     bool    `json:"triggered"`
+	IgnoredReason *string `json:"ignored_reason"`
+	Builds        []struct {
+		ID     string `json:"id"`
+		Kind   string `json:"kind"`
+		Branch string `json:"branch"`
+		SHA    string `json:"sha"`
+	} `json:"builds"`
+}
+
+func (e *env) deliveries() []delivery {
+	e.t.Helper()
+	r := e.do("GET", "/v1/webhook-deliveries?limit=100", e.owner, nil)
+	if r.Status != 200 {
+		e.t.Fatalf("deliveries: %d %s", r.Status, r.Body)
+	}
+	var out struct {
+		Deliveries []delivery `json:"deliveries"`
+		Total      int        `json:"total"`
+	}
+	r.json(e.t, &out)
+	return out.Deliveries
+}
+
+// send delivers a simulator webhook to the host.
+func (e *env) send(spec gitlabsim.WebhookSpec) *gitlabsim.WebhookResult {
+	e.t.Helper()
+	spec.URL = e.base + "/v1/webhooks/gitlab"
+	res, err := e.sim.SendWebhook(context.Background(), spec)
+	if err != nil {
+		e.t.Fatalf("send webhook: %v", err)
+	}
+	e.checkContract("POST", "/v1/webhooks/gitlab", response{Status: res.Status, Header: res.Headers, Body: res.Body})
+	return res
+}
+
+// rows counts a table's rows (in-process hosts read the store; binary hosts
+// open the database file).
+func (e *env) rows(table string) int {
+	e.t.Helper()
+	db := e.st
+	if db == nil {
+		kr, err := secrets.Load(e.dataDir, "")
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		s, err := store.OpenSQLite(context.Background(), e.dataDir, kr, store.Options{})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		defer s.Close()
+		db = s
+	}
+	var n int
+	if err := db.DB().QueryRow(`SELECT COUNT(*) FROM ` + table).Scan(&n); err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// assertNoSecretIn fails when any secret appears in the bytes.
+func assertNoSecretIn(t *testing.T, what string, data []byte, secrets map[string]string) {
+	t.Helper()
+	for name, s := range secrets {
+		if s != "" && bytes.Contains(data, []byte(s)) {
+			t.Errorf("%s holds the %s in clear", what, name)
+		}
+	}
+}
+
+// databaseFiles reads the SQLite file and its WAL.
+func databaseFiles(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for _, name := range []string{store.SQLiteFileName, store.SQLiteFileName + "-wal"} {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = raw
+	}
+	if len(out[store.SQLiteFileName]) == 0 {
+		t.Fatal("no database file to inspect")
+	}
+	return out
+}
