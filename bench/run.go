@@ -52,6 +52,7 @@ type sizes struct {
 	listLatency     time.Duration
 	intakeSenders   int
 	intakePerSender int
+	intakeRounds    int
 }
 
 func (c Config) sizes() sizes {
@@ -63,7 +64,7 @@ func (c Config) sizes() sizes {
 			coldStarts:   2,
 			rssCalls:     40,
 			listProjects: 250, listPageSize: 20, listRounds: 1, listLatency: 2 * time.Millisecond,
-			intakeSenders: 32, intakePerSender: 2,
+			intakeSenders: 32, intakePerSender: 2, intakeRounds: 1,
 		}
 	}
 	return sizes{
@@ -73,7 +74,7 @@ func (c Config) sizes() sizes {
 		coldStarts:   15,
 		rssCalls:     10000,
 		listProjects: 10000, listOver10k: 10500, listPageSize: 100, listRounds: 3, listLatency: 20 * time.Millisecond,
-		intakeSenders: 32, intakePerSender: 100,
+		intakeSenders: 32, intakePerSender: 40, intakeRounds: 3,
 	}
 }
 
@@ -133,13 +134,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		defer os.RemoveAll(tmp)
 		dir = tmp
 	}
-	r := &run{cfg: cfg, sz: cfg.sizes(), dir: dir, report: &Report{Machine: machine()}}
-	r.progress("building the plugin, the peer plugin and the echo server")
+	if cfg.Progress != nil {
+		fmt.Fprintln(cfg.Progress, "bench: building the plugin, the peer plugin and the echo server")
+	}
 	bins, err := buildBinaries(ctx, cfg.Root, dir, cfg.PluginDir)
 	if err != nil {
 		return nil, err
 	}
-	r.bins = bins
+	return runWith(ctx, cfg, bins, dir)
+}
+
+// runWith measures with binaries already built.
+func runWith(ctx context.Context, cfg Config, bins *binaries, dir string) (*Report, error) {
+	r := &run{cfg: cfg, sz: cfg.sizes(), dir: dir, bins: bins, report: &Report{Machine: machine()}}
 
 	r.stage(ctx, "webhooks", "webhooks: floor, in-process, client-go, plugin, peer", r.webhooks)
 	r.stage(ctx, "coldstart", "cold start", r.coldStart)

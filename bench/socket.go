@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -14,15 +15,34 @@ import (
 // echoServer is the floor's other end: the echo helper in its own process,
 // listening on a Unix socket.
 type echoServer struct {
-	cmd  *exec.Cmd
-	stop func() error
-	path string
+	cmd     *exec.Cmd
+	path    string
+	clients []*echo.Client
+	end     func() error
 }
 
-// startEcho starts the echo helper binary with its socket in dir. It returns
-// once the helper listens. stop ends it (by closing its standard input).
-func startEcho(ctx context.Context, binary, dir string) (*echoServer, error) {
-	path := filepath.Join(dir, "echo.sock")
+// stop closes the clients and ends the helper.
+func (s *echoServer) stop() error {
+	for _, c := range s.clients {
+		_ = c.Close()
+	}
+	return s.end()
+}
+
+// startEcho starts the echo helper binary with its socket in a new folder
+// under dir. It returns once the helper listens. stop ends it (by closing
+// its standard input) and removes the folder.
+func startEcho(ctx context.Context, binary, dir string) (_ *echoServer, err error) {
+	sockDir, err := os.MkdirTemp(dir, "echo-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(sockDir)
+		}
+	}()
+	path := filepath.Join(sockDir, "echo.sock")
 	cmd := exec.CommandContext(ctx, binary, path)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -41,9 +61,11 @@ func startEcho(ctx context.Context, binary, dir string) (*echoServer, error) {
 		_ = cmd.Wait()
 		return nil, fmt.Errorf("start echo server %s: no ready line (%q): %v", binary, line, err)
 	}
-	return &echoServer{cmd: cmd, path: path, stop: func() error {
+	return &echoServer{cmd: cmd, path: path, end: func() error {
 		_ = stdin.Close()
-		return cmd.Wait()
+		err := cmd.Wait()
+		_ = os.RemoveAll(sockDir)
+		return err
 	}}, nil
 }
 
@@ -61,5 +83,6 @@ func (s *echoServer) dial(reqSize, respSize int) (*echoConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.clients = append(s.clients, c)
 	return &echoConn{client: c, reqSize: reqSize, respSize: respSize}, nil
 }
