@@ -188,18 +188,10 @@ func (p *Provider) BeginOAuth(_ context.Context, req *scmv1.BeginOAuthRequest) (
 	v.addViolation(bad)
 	v.checkClientID("client_id", req.GetClientId())
 	v.checkRedirectURI("redirect_uri", req.GetRedirectUri())
-	switch state := req.GetState(); {
-	case state == "":
-		v.add("state", "is required")
-	case len(state) < minStateLen:
-		v.add("state", fmt.Sprintf("must be at least %d characters (an unguessable one-time value)", minStateLen))
-	case len(state) > maxStateLen:
-		v.add("state", fmt.Sprintf("must be at most %d characters", maxStateLen))
-	}
-	switch ch := req.GetCodeChallenge(); {
-	case ch == "":
+	v.check("state", req.GetState(), fmt.Sprintf("required,min=%d,max=%d", minStateLen, maxStateLen))
+	if ch := req.GetCodeChallenge(); ch == "" {
 		v.add("code_challenge", "is required (PKCE)")
-	case len(ch) != challengeLen || !isBase64URL(ch):
+	} else if len(ch) != challengeLen || !isBase64URL(ch) {
 		v.add("code_challenge", "must be base64url(SHA-256(verifier)) without padding: 43 characters of A-Z a-z 0-9 - _")
 	}
 	if req.GetCodeChallengeMethod() != "S256" {
@@ -270,19 +262,13 @@ func oauthCredentials(tok *oauth2.Token, client *scmv1.OAuthClient) *scmv1.Crede
 // new access token (GET /api/v4/user).
 func (p *Provider) CompleteOAuth(ctx context.Context, req *scmv1.CompleteOAuthRequest) (*scmv1.CompleteOAuthResponse, error) {
 	var v violations
-	switch code := req.GetCode(); {
-	case code == "":
-		v.add("code", "is required")
-	case len(code) > maxCodeLen:
-		v.add("code", fmt.Sprintf("must be at most %d characters", maxCodeLen))
-	default:
+	v.check("code", req.GetCode(), fmt.Sprintf("required,max=%d", maxCodeLen))
+	if code := req.GetCode(); code != "" {
 		v.checkToken("code", code, true)
 	}
-	switch ver := req.GetCodeVerifier(); {
-	case ver == "":
-		v.add("code_verifier", "is required (PKCE)")
-	case len(ver) < minVerifierLen || len(ver) > maxVerifierLen || !isVerifierChars(ver):
-		v.add("code_verifier", "must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636)")
+	v.check("code_verifier", req.GetCodeVerifier(), fmt.Sprintf("required,min=%d,max=%d", minVerifierLen, maxVerifierLen))
+	if ver := req.GetCodeVerifier(); ver != "" && !isVerifierChars(ver) {
+		v.add("code_verifier", "must use only A-Z a-z 0-9 - . _ ~ (RFC 7636)")
 	}
 	client := req.GetConnection().GetCredentials().GetOauthClient()
 	if req.GetConnection() != nil {

@@ -353,6 +353,19 @@ func TestCompleteAndRefreshValidation(t *testing.T) {
 	if want := []string{"code", "code_verifier", "connection.credentials.oauth_client.client_id", "connection.credentials.oauth_client.redirect_uri"}; !slices.Equal(d.FieldNames(), want) {
 		t.Fatalf("violations on %v, want %v", d.FieldNames(), want)
 	}
+	client := &scmv1.Credentials{OauthClient: &scmv1.OAuthClient{ClientId: "app", RedirectUri: "https://ci.example.com/cb"}}
+	for name, tc := range map[string]struct{ code, verifier, field string }{
+		"non-ASCII verifier":  {"code", strings.Repeat("é", 100), "code_verifier"},
+		"verifier too long":   {"code", strings.Repeat("a", 129), "code_verifier"},
+		"code with a newline": {"co\nde", strings.Repeat("a", 43), "code"},
+		"non-ASCII code":      {strings.Repeat("é", 600), strings.Repeat("a", 43), "code"},
+	} {
+		_, err := p.CompleteOAuth(ctx, &scmv1.CompleteOAuthRequest{Connection: &scmv1.Connection{HostUrl: "https://gitlab.example.com", Credentials: client},
+			Code: tc.code, CodeVerifier: tc.verifier})
+		if d := wantErr(t, err, codes.InvalidArgument, scmerr.ReasonInvalidInput); !slices.Contains(d.FieldNames(), tc.field) {
+			t.Fatalf("%s: violations on %v, want %s", name, d.FieldNames(), tc.field)
+		}
+	}
 	_, err = p.RefreshCredentials(ctx, &scmv1.RefreshCredentialsRequest{Connection: &scmv1.Connection{HostUrl: "https://gitlab.example.com",
 		Credentials: &scmv1.Credentials{AuthMode: scmv1.AuthMode_AUTH_MODE_PERSONAL_TOKEN}}})
 	d = wantErr(t, err, codes.InvalidArgument, scmerr.ReasonInvalidInput)

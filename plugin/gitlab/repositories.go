@@ -231,9 +231,7 @@ func (g *glProject) repository(floor gl.AccessLevelValue) *scmv1.Repository {
 // order, a page per message, with the provider's ListStrategy.
 func (p *Provider) ListRepositories(req *scmv1.ListRepositoriesRequest, stream grpc.ServerStreamingServer[scmv1.ListRepositoriesResponse]) error {
 	var v violations
-	if len(req.GetSearch()) > maxSearchLen {
-		v.add("search", fmt.Sprintf("must be at most %d characters", maxSearchLen))
-	}
+	v.check("search", req.GetSearch(), fmt.Sprintf("max=%d", maxSearchLen))
 	floor, ok := minAccessLevels[req.GetMinAccessLevel()]
 	if !ok {
 		v.add("min_access_level", "is not a known access level")
