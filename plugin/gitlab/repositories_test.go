@@ -375,8 +375,8 @@ func TestListRepositoriesParallelSurvivesChanges(t *testing.T) {
 			sim, token, ids := bulkSim(t, 500)
 			bulk, _ := sim.UserByUsername("bulk")
 			others := otherProjects(t, sim)
-			// Pages take 100 ms: the change lands while page 2 is on its way.
-			sim.SetLatency(100 * time.Millisecond)
+			// Pages take 250 ms: the change lands while page 2 is on its way.
+			sim.SetLatency(250 * time.Millisecond)
 			plugin := inProcess(t, gitlab.WithListStrategy(gitlab.ListParallel), gitlab.WithListWorkers(2), gitlab.WithListPrefetch(1))
 			var want []int64
 			got, err := list(context.Background(), plugin, &scmv1.ListRepositoriesRequest{Connection: patConn(sim.URL, token)}, func(i int) {
