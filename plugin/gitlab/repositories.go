@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/go-hclog"
 	gl "gitlab.com/gitlab-org/api/client-go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
@@ -244,7 +245,7 @@ func (p *Provider) ListRepositories(req *scmv1.ListRepositoriesRequest, stream g
 	if n := req.GetPageSize(); n > 0 && n < defaultPerPage {
 		perPage = int64(n)
 	}
-	l := &lister{c: c, cfg: p.list, perPage: perPage, floor: floor, base: gl.ListProjectsOptions{
+	l := &lister{c: c, cfg: p.list, log: p.log, perPage: perPage, floor: floor, base: gl.ListProjectsOptions{
 		ListOptions:    gl.ListOptions{PerPage: perPage, OrderBy: "id", Sort: "asc"},
 		Membership:     gl.Ptr(true),
 		MinAccessLevel: gl.Ptr(floor),
@@ -272,6 +273,7 @@ func (p *Provider) ListRepositories(req *scmv1.ListRepositoriesRequest, stream g
 	// Stop the paging and wait for it, whichever way this returns.
 	defer func() { cancel(); wg.Wait() }()
 
+	start, sent, msgs := time.Now(), 0, 0
 	for pg := range pages {
 		if pg.err != nil {
 			return pg.err
@@ -279,7 +281,10 @@ func (p *Provider) ListRepositories(req *scmv1.ListRepositoriesRequest, stream g
 		if err := stream.Send(&scmv1.ListRepositoriesResponse{Repositories: pg.repos}); err != nil {
 			return err
 		}
+		sent, msgs = sent+len(pg.repos), msgs+1
 	}
+	p.log.Debug("listed repositories", "host", c.origin, "strategy", l.cfg.strategy.String(),
+		"repositories", sent, "messages", msgs, "duration", time.Since(start))
 	if err := stream.Context().Err(); err != nil {
 		return status.FromContextError(err).Err()
 	}
@@ -298,6 +303,7 @@ type listPage struct {
 type lister struct {
 	c       *connection
 	cfg     listConfig
+	log     hclog.Logger
 	base    gl.ListProjectsOptions
 	perPage int64
 	floor   gl.AccessLevelValue
@@ -440,6 +446,7 @@ func (l *lister) parallel(ctx context.Context, out chan<- listPage) {
 		if f.err != nil {
 			if statusOf(f.resp, f.err) == http.StatusMethodNotAllowed {
 				// Beyond GitLab's offset limit (50,000 projects): keyset from here.
+				l.log.Debug("offset limit reached; listing the rest by keyset", "host", l.c.origin, "after_id", l.lastID)
 				stop()
 				l.keyset(ctx, out, l.lastID)
 				return
@@ -449,6 +456,7 @@ func (l *lister) parallel(ctx context.Context, out chan<- listPage) {
 		}
 		if totalKnown && f.resp.Header.Get("X-Total") != total {
 			// Projects appeared or disappeared: offsets shifted. Finish exactly.
+			l.log.Debug("projects changed during the listing; finishing by keyset", "host", l.c.origin, "after_id", l.lastID)
 			stop()
 			l.keyset(ctx, out, l.lastID)
 			return
@@ -458,6 +466,7 @@ func (l *lister) parallel(ctx context.Context, out chan<- listPage) {
 			return
 		}
 		if dup {
+			l.log.Debug("offset pages shifted; finishing by keyset", "host", l.c.origin, "after_id", l.lastID)
 			stop()
 			l.keyset(ctx, out, l.lastID)
 			return
