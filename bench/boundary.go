@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"os"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -128,14 +129,28 @@ func openServedSession(ctx context.Context, plug *launcher.Plugin, h *webhook) (
 }
 
 func (r *run) sequentialFigures(n int, w *webhookPaths) error {
+	self := os.Getpid()
 	ops := []op{w.floor, w.inproc, w.clientgo, w.unary, w.peer}
+	meters := []cpuMeter{{self, w.pids.echo}, {self}, {self}, {self, w.pids.plugin}, {self, w.pids.peer}}
 	if w.session != nil {
 		ops = append(ops, w.session)
+		meters = append(meters, cpuMeter{self, w.pids.plugin})
 	}
-	rounds, err := r.sz.seq.sequential(ops...)
+	rounds, cpu, err := r.sz.seq.sequentialCPU(ops, meters)
 	if err != nil {
 		return fmt.Errorf("%d-commit push: %w", n, err)
 	}
+	cpuPlugin := cpu[3]
+	if w.session != nil {
+		cpuPlugin = cpu[5]
+	}
+	r.report.add(secCPU,
+		Figure{Name: fmt.Sprintf("cpu_%s_floor_us", sfxOf(n)), Value: median(cpu[0]), Unit: "us", Label: fmt.Sprintf("%s raw round trip: CPU, both processes", sfxOf(n))},
+		Figure{Name: fmt.Sprintf("cpu_%s_inproc_us", sfxOf(n)), Value: median(cpu[1]), Unit: "us", Label: fmt.Sprintf("%s in-process: CPU", sfxOf(n))},
+		Figure{Name: fmt.Sprintf("cpu_%s_plugin_us", sfxOf(n)), Value: median(cpuPlugin), Unit: "us", Label: fmt.Sprintf("%s through the plugin: CPU, host + plugin", sfxOf(n))},
+		Figure{Name: fmt.Sprintf("cpu_%s_peer_us", sfxOf(n)), Value: median(cpu[4]), Unit: "us", Label: fmt.Sprintf("%s through the peer: CPU, host + peer", sfxOf(n))},
+		Figure{Name: fmt.Sprintf("cpu_boundary_vs_socket_ratio_%s", sfxOf(n)), Value: ratio(medianDiff(cpuPlugin, cpu[1]), median(cpu[0])), Unit: "x", Label: fmt.Sprintf("%s boundary CPU / raw round trip CPU", sfxOf(n)), Note: "less sensitive than wall time to other load on the machine"},
+	)
 	floor, inproc, clientgo, unary, peer := rounds[0], rounds[1], rounds[2], rounds[3], rounds[4]
 	plugin, transport := unary, "unary VerifyWebhook (WebhookSession not served)"
 	var session []float64
@@ -146,7 +161,7 @@ func (r *run) sequentialFigures(n int, w *webhookPaths) error {
 	rtt := median(floor)
 	overhead := medianDiff(plugin, inproc)
 	overheadUnary := medianDiff(unary, inproc)
-	sfx := fmt.Sprintf("push%d", n)
+	sfx := sfxOf(n)
 	suffix := func(name string) string {
 		if n == 20 {
 			return name
@@ -223,3 +238,6 @@ func medianDiff(a, b []float64) float64 {
 	}
 	return median(d)
 }
+
+// sfxOf names a push of n commits in figure names.
+func sfxOf(n int) string { return fmt.Sprintf("push%d", n) }

@@ -37,7 +37,7 @@ type Config struct {
 }
 
 // Stages are the names Config.Only accepts, in the order a run measures them.
-var Stages = []string{"webhooks", "coldstart", "memory", "listing", "intake"}
+var Stages = []string{"webhooks", "coldstart", "memory", "listing", "intake", "experiments"}
 
 // sizes are the iteration counts and data sizes of a run.
 type sizes struct {
@@ -153,7 +153,10 @@ func runWith(ctx context.Context, cfg Config, bins *binaries, dir string) (*Repo
 	r.stage(ctx, "memory", "plugin memory and size", r.memory)
 	r.stage(ctx, "listing", "listing projects", r.listing)
 	r.stage(ctx, "intake", "end-to-end intake", r.intake)
+	r.stage(ctx, "experiments", "proposals measured against what ships", r.experiments)
 	r.fillMissing()
+	// Stages add sections as they go; print them in the order.
+	slices.SortStableFunc(r.report.Sections, func(a, b Section) int { return strings.Compare(a.Title, b.Title) })
 	return r.report, errors.Join(r.errs...)
 }
 
@@ -199,6 +202,7 @@ const (
 	secList      = "5. listing projects from the simulator with injected latency"
 	secIntake    = "6. end-to-end intake on the reference host"
 	secMemory    = "7. plugin memory and size"
+	secCPU       = "1b. CPU time per webhook, summed over the processes involved"
 )
 
 // fillMissing adds a NaN figure for every required one a failed stage left out.

@@ -24,27 +24,50 @@ type op func() error
 // sequential returns, per operation, the mean call time of each round in
 // microseconds.
 func (s sampler) sequential(ops ...op) ([][]float64, error) {
+	wall, _, err := s.sequentialCPU(ops, nil)
+	return wall, err
+}
+
+// sequentialCPU is sequential that also charges each operation the CPU time
+// its meter reads (this process and the one it calls): per operation, the
+// mean wall time and the mean CPU time of each round, in microseconds.
+// meters may be nil (no CPU figures).
+func (s sampler) sequentialCPU(ops []op, meters []cpuMeter) (wall, cpu [][]float64, err error) {
 	for i, o := range ops {
 		for range s.warmup {
 			if err := o(); err != nil {
-				return nil, fmt.Errorf("warm-up of operation %d: %w", i, err)
+				return nil, nil, fmt.Errorf("warm-up of operation %d: %w", i, err)
 			}
 		}
 	}
-	out := make([][]float64, len(ops))
+	wall = make([][]float64, len(ops))
+	cpu = make([][]float64, len(ops))
 	for range s.rounds {
 		for i, o := range ops {
 			runtime.GC() // every round starts from the same heap
+			var c0 time.Duration
+			if meters != nil {
+				if c0, err = meters[i].read(); err != nil {
+					return nil, nil, err
+				}
+			}
 			start := time.Now()
 			for range s.batch {
 				if err := o(); err != nil {
-					return nil, fmt.Errorf("operation %d: %w", i, err)
+					return nil, nil, fmt.Errorf("operation %d: %w", i, err)
 				}
 			}
-			out[i] = append(out[i], micros(time.Since(start))/float64(s.batch))
+			wall[i] = append(wall[i], micros(time.Since(start))/float64(s.batch))
+			if meters != nil {
+				c1, err := meters[i].read()
+				if err != nil {
+					return nil, nil, err
+				}
+				cpu[i] = append(cpu[i], micros(c1-c0)/float64(s.batch))
+			}
 		}
 	}
-	return out, nil
+	return wall, cpu, nil
 }
 
 // concurrentRound is one round of n concurrent callers.

@@ -29,8 +29,11 @@ type webhookPaths struct {
 	session  op // the same over the WebhookSession stream (nil: not served)
 	peer     op // the Woodpecker-addon-style peer plugin
 
-	// respSize is the size of the verify answer, for the floor.
+	// reqSize and respSize are the sizes of the verify request and
+	// answer, for the floor.
 	reqSize, respSize int
+	// pids are the processes each path runs in besides this one.
+	pids struct{ echo, plugin, peer int }
 }
 
 // errNotServed marks a capability the plugin does not serve yet.
@@ -105,6 +108,7 @@ func newWebhookPaths(ctx context.Context, h *webhook, prov *gitlab.Provider, plu
 		return nil, err
 	}
 	w.floor = conn.roundTrip
+	w.pids.echo, w.pids.plugin, w.pids.peer = floor.cmd.Process.Pid, plug.Pid(), peer.Pid()
 	return w, nil
 }
 

@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/oore-ci/oore-scm-gitlab/shared/launcher"
+	"github.com/oore-ci/oore-scm-gitlab/shared/manifest"
+)
+
+// Section of the proposals measured against the shipped configuration.
+const secExperiments = "8. proposals, each measured against what ships, in the same run"
+
+// experiments measures changes this benchmark proposes, each interleaved
+// with the configuration that ships: the plugin process on one P
+// (GOMAXPROCS=1) for the webhook path, and a plugin binary without symbol
+// tables (-ldflags=-s -w) for cold start and size.
+func (r *run) experiments(ctx context.Context) error {
+	if err := r.experimentGOMAXPROCS(ctx); err != nil {
+		return err
+	}
+	return r.experimentStripped(ctx)
+}
+
+func (r *run) experimentGOMAXPROCS(ctx context.Context) error {
+	shipped, err := startWebhookRig(ctx, r.bins, r.dir, r.cfg.PluginEnv, nil)
+	if err != nil {
+		return err
+	}
+	defer shipped.close()
+	oneP, err := startWebhookRig(ctx, r.bins, r.dir, append([]string{"GOMAXPROCS=1"}, r.cfg.PluginEnv...), nil)
+	if err != nil {
+		return err
+	}
+	defer oneP.close()
+	a, err := shipped.paths(ctx, 20)
+	if err != nil {
+		return err
+	}
+	b, err := oneP.paths(ctx, 20)
+	if err != nil {
+		return err
+	}
+	pick := func(w *webhookPaths) op {
+		if w.session != nil {
+			return w.session
+		}
+		return w.unary
+	}
+	seq, err := r.sz.seq.sequential(pick(a), pick(b), a.floor, a.inproc)
+	if err != nil {
+		return err
+	}
+	conc, err := r.sz.p8.concurrent(r.sz.concurrency, pick(a), pick(b))
+	if err != nil {
+		return err
+	}
+	rtt := median(seq[2])
+	r.report.add(secExperiments,
+		Figure{Name: "exp_push20_plugin_us", Value: median(seq[0]), Unit: "us", Label: "push20 through the plugin as shipped (sequential)"},
+		Figure{Name: "exp_push20_plugin_gomaxprocs1_us", Value: median(seq[1]), Unit: "us", Label: "the same, plugin with GOMAXPROCS=1", Note: "fewer cross-thread wake-ups per call"},
+		Figure{Name: "exp_boundary_vs_socket_ratio", Value: ratio(medianDiff(seq[0], seq[3]), rtt), Unit: "x", Label: "boundary overhead / raw round trip, as shipped"},
+		Figure{Name: "exp_boundary_vs_socket_ratio_gomaxprocs1", Value: ratio(medianDiff(seq[1], seq[3]), rtt), Unit: "x", Label: "boundary overhead / raw round trip, GOMAXPROCS=1", Goal: &Goal{AtMost: true, Bound: 6}},
+		Figure{Name: "exp_push20_plugin_p8_per_s", Value: 1e6 / median(perCalls(conc[0])), Unit: "per_s", Label: fmt.Sprintf("push20, %d callers, as shipped: webhooks per second", r.sz.concurrency)},
+		Figure{Name: "exp_push20_plugin_p8_gomaxprocs1_per_s", Value: 1e6 / median(perCalls(conc[1])), Unit: "per_s", Label: fmt.Sprintf("push20, %d callers, GOMAXPROCS=1: webhooks per second", r.sz.concurrency)},
+	)
+	return nil
+}
+
+// experimentStripped builds the plugin again without symbol tables and
+// DWARF (the same code; panics still print stack traces) and compares
+// cold start and size with what `make build` ships.
+func (r *run) experimentStripped(ctx context.Context) error {
+	dir, err := os.MkdirTemp(r.dir, "stripped-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	m := r.bins.plugin
+	bin := filepath.Join(dir, m.Executable)
+	root := r.cfg.Root
+	if root == "" {
+		if root, err = ModuleRoot("."); err != nil {
+			return err
+		}
+	}
+	cmd := exec.CommandContext(ctx, goTool(), "build", "-trimpath", "-ldflags=-s -w", "-o", bin, pluginPkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("build a stripped plugin: %w\n%s", err, out)
+	}
+	src := filepath.Join(root, "manifests", "gitlab.json")
+	stripped, err := manifest.Seal(src, bin, filepath.Join(dir, manifest.FileName))
+	if err != nil {
+		return err
+	}
+	launch := func(m *manifest.Manifest, cache *launcher.ChecksumCache) (time.Duration, error) {
+		start := time.Now()
+		p, err := launcher.Launch(ctx, m, launcher.Options{ChecksumCache: cache, Env: r.cfg.PluginEnv})
+		elapsed := time.Since(start)
+		if err != nil {
+			return 0, err
+		}
+		return elapsed, p.Close()
+	}
+	kinds := []struct {
+		m     *manifest.Manifest
+		cache *launcher.ChecksumCache
+	}{{m, launcher.NewChecksumCache()}, {stripped, launcher.NewChecksumCache()}, {m, nil}, {stripped, nil}}
+	samples := make([][]float64, len(kinds))
+	for i := -1; i < r.sz.coldStarts; i++ {
+		for j, k := range kinds {
+			d, err := launch(k.m, k.cache)
+			if err != nil {
+				return err
+			}
+			if i >= 0 {
+				samples[j] = append(samples[j], millis(d))
+			}
+		}
+	}
+	size := func(path string) float64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return 0
+		}
+		return float64(fi.Size()) / (1 << 20)
+	}
+	r.report.add(secExperiments,
+		Figure{Name: "exp_cold_start_ms", Value: median(samples[0]), Unit: "ms", Label: "cold start as shipped, checksum cache"},
+		Figure{Name: "exp_cold_start_stripped_ms", Value: median(samples[1]), Unit: "ms", Label: "cold start, -ldflags=-s -w, checksum cache"},
+		Figure{Name: "exp_cold_start_hash_ms", Value: median(samples[2]), Unit: "ms", Label: "cold start as shipped, hashing every launch"},
+		Figure{Name: "exp_cold_start_hash_stripped_ms", Value: median(samples[3]), Unit: "ms", Label: "cold start, -ldflags=-s -w, hashing every launch"},
+		Figure{Name: "exp_plugin_binary_stripped_mb", Value: size(bin), Unit: "MB", Label: "plugin binary, -ldflags=-s -w", Note: fmt.Sprintf("as shipped: %.1f MiB", size(m.ExecutablePath()))},
+	)
+	return nil
+}
