@@ -95,7 +95,7 @@ func (e *apiError) codeIs(suffixes ...string) bool {
 
 // text is what a person reads: the API's own message, then what to do.
 func (e *apiError) text() string {
-	msg := strings.TrimSpace(e.Message)
+	msg := sentence(e.Message)
 	if e.Details != "" && !strings.Contains(msg, e.Details) {
 		msg = strings.TrimRight(msg, ".") + ": " + e.Details
 	}
@@ -125,6 +125,10 @@ func (e *apiError) hint() string {
 		return "Check the Application ID and Secret against the application you registered."
 	case e.codeIs("hook_url_refused"):
 		return "The SCM host refused the webhook address: it must be reachable from there (a self-managed host may need local requests allowed)."
+	case e.codeIs("unsupported"):
+		return "This provider does not offer that."
+	case e.codeIs("plugin_unavailable"):
+		return "The provider plugin is restarting; try again in a few seconds."
 	case e.codeIs("integration_has_active_builds"):
 		return "Wait for its builds to finish, then delete it."
 	case e.Status == http.StatusForbidden:

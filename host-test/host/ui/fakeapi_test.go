@@ -25,6 +25,17 @@ type fakeAPI struct {
 	deliveries   []map[string]any
 	// webhookRoute makes POST /v1/integration-repositories/{id}/gitlab-webhook exist.
 	webhookRoute bool
+	// mux routes to the fake like the host's API mux does: a catch-all "/"
+	// plus the routes registered with serveWebhookRoute.
+	mux *http.ServeMux
+}
+
+// serveWebhookRoute adds the automatic webhook registration endpoint.
+func (f *fakeAPI) serveWebhookRoute() {
+	f.mu.Lock()
+	f.webhookRoute = true
+	f.mu.Unlock()
+	f.mux.Handle("POST /v1/integration-repositories/{id}/gitlab-webhook", f)
 }
 
 type recorded struct {
@@ -40,7 +51,7 @@ type canned struct {
 const apiToken = "oore_test_token_0123456789"
 
 func newFakeAPI() *fakeAPI {
-	return &fakeAPI{
+	f := &fakeAPI{
 		token:    apiToken,
 		override: map[string]canned{},
 		integrations: []map[string]any{{
@@ -48,7 +59,10 @@ func newFakeAPI() *fakeAPI {
 			"status": "active", "created_by": "owner", "created_at": 1764300000, "updated_at": 1764300000,
 			"account_username": "demo",
 		}},
+		mux: http.NewServeMux(),
 	}
+	f.mux.Handle("/", f)
+	return f
 }
 
 func (f *fakeAPI) set(key string, status int, body string) {
@@ -172,7 +186,7 @@ func (f *fakeAPI) route(w http.ResponseWriter, r *http.Request, rec recorded) {
 	case r.Method == http.MethodGet && r.URL.Path == "/v1/webhook-deliveries":
 		writeJSON(w, 200, map[string]any{"deliveries": f.deliveries, "total": len(f.deliveries)})
 	default:
-		writeJSON(w, 404, map[string]any{"error": "no such endpoint", "code": "not_found"})
+		writeJSON(w, 404, map[string]any{"error": "no such endpoint: " + r.Method + " " + r.URL.Path, "code": "not_found"})
 	}
 }
 

@@ -70,7 +70,7 @@ func newEnv(t *testing.T, opts ...func(*ui.Options)) *env {
 	t.Helper()
 	api := newFakeAPI()
 	o := ui.Options{
-		API: api, Providers: ui.StaticProviders{gitlabInfo(), forgejoInfo()},
+		API: api.mux, Providers: ui.StaticProviders{gitlabInfo(), forgejoInfo()},
 		PublicURL: "http://oore.test",
 		Now:       func() time.Time { return time.Unix(1764300000, 0) },
 	}

@@ -17,8 +17,12 @@ type integrationView struct {
 	// CanAuthorize: an OAuth integration that needs the person to
 	// authorize (again) at the provider.
 	CanAuthorize bool
-	// CanCheck: the provider can check credentials.
+	// CanCheck: the API checks this kind of credentials (Oore checks
+	// personal tokens; OAuth access is refreshed instead).
 	CanCheck bool
+	// CanSync: the integration is connected, so its repositories can be
+	// synced again.
+	CanSync bool
 }
 
 func (h *Handler) integrationView(cat catalog, i integration) integrationView {
@@ -28,7 +32,8 @@ func (h *Handler) integrationView(cat catalog, i integration) integrationView {
 		ModeLabel:     modeLabel(cat, i.Provider, i.AuthMode),
 		Health:        credentialHealth(i, h.now()),
 		CanAuthorize:  i.AuthMode == "oauth_app" && (i.Status != "active" || i.ReconnectRequired),
-		CanCheck:      i.Status != "inactive",
+		CanCheck:      i.AuthMode == "personal_token" && i.Status != "inactive",
+		CanSync:       i.Status == "active",
 	}
 	switch {
 	case i.DisplayName != "":

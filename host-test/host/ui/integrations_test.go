@@ -122,7 +122,7 @@ func TestDeliveries(t *testing.T) {
 	e.api.deliveries = []map[string]any{
 		{"id": "d2", "provider": "gitlab", "integration_id": "int-1", "repository_full_name": "group/app-01", "event_kind": "push", "event_name": "Push Hook",
 			"triggered": true, "received_at": 1764300600,
-			"triggers": []any{map[string]any{"id": "t1", "kind": "push", "branch": "main", "sha": "0123456789abcdef0123", "status": "queued"}}},
+			"builds": []any{map[string]any{"id": "t1", "kind": "push", "branch": "main", "sha": "0123456789abcdef0123", "status": "queued"}}},
 		{"id": "d1", "provider": "gitlab", "integration_id": "int-1", "repository_full_name": "group/app-01", "event_kind": "tag_push", "event_name": "Tag Push Hook",
 			"triggered": false, "ignored_reason": "tag pushes do not trigger builds", "received_at": 1764300500},
 	}

@@ -98,18 +98,19 @@ type projectWebhookResponse struct {
 }
 
 type delivery struct {
-	ID                 string    `json:"id"`
-	Provider           string    `json:"provider"`
-	DeliveryID         string    `json:"delivery_id"`
-	IntegrationID      string    `json:"integration_id"`
-	RepositoryID       string    `json:"repository_id"`
-	RepositoryFullName string    `json:"repository_full_name"`
-	EventKind          string    `json:"event_kind"`
-	EventName          string    `json:"event_name"`
-	Triggered          bool      `json:"triggered"`
-	IgnoredReason      string    `json:"ignored_reason"`
-	ReceivedAt         int64     `json:"received_at"`
-	Triggers           []trigger `json:"triggers"`
+	ID                 string `json:"id"`
+	Provider           string `json:"provider"`
+	DeliveryID         string `json:"delivery_id"`
+	IntegrationID      string `json:"integration_id"`
+	RepositoryID       string `json:"repository_id"`
+	RepositoryFullName string `json:"repository_full_name"`
+	EventKind          string `json:"event_kind"`
+	EventName          string `json:"event_name"`
+	Triggered          bool   `json:"triggered"`
+	IgnoredReason      string `json:"ignored_reason"`
+	ReceivedAt         int64  `json:"received_at"`
+	// Builds are the build triggers the delivery queued.
+	Builds []trigger `json:"builds"`
 }
 
 type trigger struct {

@@ -59,6 +59,16 @@ var templateFuncs = template.FuncMap{
 		return sha
 	},
 	"join": strings.Join,
+	// buildTone colours a build trigger's status badge.
+	"buildTone": func(status string) string {
+		switch status {
+		case "done":
+			return "ok"
+		case "queued", "running":
+			return "warn"
+		}
+		return "muted"
+	},
 	"describedBy": func(f formField) string {
 		var ids []string
 		if f.Help != "" {

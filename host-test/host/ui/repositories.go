@@ -119,15 +119,55 @@ func (h *Handler) canAutoRegister(c call, cat catalog, iv integrationView, repos
 		return false, "To register webhooks automatically, connect with credentials that may manage webhooks (for " +
 			iv.ProviderLabel + ": " + strings.Join(writeScopes(info), " or ") + ")."
 	}
-	if len(repos) == 0 {
-		return false, ""
-	}
-	res, err := h.api.do(c.ctx(), c.r, c.sess.Token, http.MethodGet,
-		apiPath(nil, "integration-repositories", repos[0].ID, iv.Provider+"-webhook"), nil)
-	if err != nil || res.Status == http.StatusNotFound {
+	if len(repos) == 0 || !h.routeServed(http.MethodPost, apiPath(nil, "integration-repositories", repos[0].ID, iv.Provider+"-webhook")) {
 		return false, ""
 	}
 	return true, ""
+}
+
+// routeServed reports whether the API serves method and path, without
+// calling it: an API that is an http.ServeMux (the reference host's is) says
+// which pattern would answer, and a catch-all "/" does not count. An API
+// that cannot say is assumed to serve it until it answers "no such
+// endpoint", which the handler then remembers.
+func (h *Handler) routeServed(method, path string) bool {
+	key := method + " " + routeKey(path)
+	if _, missing := h.missingRoutes.Load(key); missing {
+		return false
+	}
+	m, ok := h.api.h.(interface {
+		Handler(*http.Request) (http.Handler, string)
+	})
+	if !ok {
+		return true
+	}
+	req, err := http.NewRequest(method, path, http.NoBody)
+	if err != nil {
+		return false
+	}
+	_, pattern := m.Handler(req)
+	if _, p, ok := strings.Cut(pattern, " "); ok {
+		pattern = p
+	}
+	last := path[strings.LastIndexByte(path, '/')+1:]
+	return strings.HasSuffix(pattern, "/"+last)
+}
+
+// routeKey drops the ids from an API path, keeping its shape:
+// /v1/integration-repositories/{}/gitlab-webhook.
+func routeKey(path string) string {
+	parts := strings.Split(path, "/")
+	if len(parts) >= 4 {
+		parts[3] = "{}"
+	}
+	return strings.Join(parts, "/")
+}
+
+// isMissingRoute says the API has no such endpoint at all (as opposed to a
+// missing repository).
+func isMissingRoute(ae *apiError) bool {
+	return (ae.Status == http.StatusNotFound || ae.Status == http.StatusMethodNotAllowed) &&
+		strings.HasPrefix(strings.ToLower(ae.Message), "no such endpoint")
 }
 
 // writeScopes are the scopes a provider recommends for token connections
@@ -209,8 +249,9 @@ func (h *Handler) registerWebhook(w http.ResponseWriter, r *http.Request, c call
 		case ae.isSessionError():
 			h.apiFailed(w, r, err)
 			return
-		case ae.Status == http.StatusNotFound && ae.Code != "" && !strings.Contains(ae.Code, "repository"):
-			pr.Error = "This host does not register webhooks automatically: add the webhook by hand with the URL and secret above."
+		case isMissingRoute(ae):
+			h.missingRoutes.Store(http.MethodPost+" "+routeKey(apiPath(nil, "integration-repositories", repoID, det.Integration.Provider+"-webhook")), true)
+			pr.Error = "This host does not register webhooks automatically: add the webhook by hand with the URL and a generated secret."
 		default:
 			pr.Error = ae.text()
 		}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/net/html"
+
+	"github.com/oore-ci/oore-scm-gitlab/host-test/host/ui"
 )
 
 func repoNames(doc *html.Node) []string {
@@ -137,7 +139,9 @@ func TestRegisterWebhookButton(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			e.api.addRepositories(2)
-			e.api.webhookRoute = tc.route
+			if tc.route {
+				e.api.serveWebhookRoute()
+			}
 			if tc.capabilities != nil {
 				e.api.integrations[0]["capabilities"] = tc.capabilities
 			}
@@ -164,7 +168,7 @@ func TestRegisterWebhookErrorIsShownInThePanel(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.api.addRepositories(1)
-	e.api.webhookRoute = true
+	e.api.serveWebhookRoute()
 	e.api.set("POST /v1/integration-repositories/repo-1/gitlab-webhook", 400,
 		`{"error":"GitLab refused the webhook URL http://127.0.0.1:8787/v1/webhooks/gitlab.","code":"gitlab_hook_url_refused"}`)
 	b := e.signedIn()
@@ -173,5 +177,31 @@ func TestRegisterWebhookErrorIsShownInThePanel(t *testing.T) {
 	errNode := byID(doc, "panel-error-repo-1")
 	if errNode == nil || !strings.Contains(text(errNode), "refused the webhook URL") || !strings.Contains(text(errNode), "local requests allowed") {
 		t.Fatalf("panel error: %v", errNode)
+	}
+}
+
+func TestRegisterWebhookButtonHidesAfterNoSuchEndpoint(t *testing.T) {
+	t.Parallel()
+	// An API that is not a ServeMux cannot say which routes it serves: the
+	// button shows until the API answers "no such endpoint".
+	api := newFakeAPI()
+	api.addRepositories(1)
+	e := newEnv(t, func(o *ui.Options) { o.API = api })
+	e.api = api
+	b := e.signedIn()
+	registerForms := func(body string) int {
+		return len(findAll(parse(t, body), func(n *html.Node) bool {
+			return n.Data == "form" && attr(n, "action") == "/ui/repositories/repo-1/webhook"
+		}))
+	}
+	if n := registerForms(b.get("/ui/integrations/int-1/repositories").Body.String()); n != 1 {
+		t.Fatalf("before: %d register buttons, want 1", n)
+	}
+	res := b.post("/ui/repositories/repo-1/webhook", url.Values{"integration_id": {"int-1"}})
+	if res.Code != http.StatusNotFound || !strings.Contains(res.Body.String(), "does not register webhooks automatically") {
+		t.Fatalf("click: status %d", res.Code)
+	}
+	if n := registerForms(res.Body.String()); n != 0 {
+		t.Errorf("after no such endpoint: %d register buttons, want 0", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -64,6 +65,9 @@ type Handler struct {
 	log       hclog.Logger
 	pages     *pages
 	root      http.Handler
+	// missingRoutes remembers API endpoints that answered "no such
+	// endpoint" (method + path shape), so their buttons are hidden.
+	missingRoutes sync.Map
 }
 
 // New builds the UI handler. Mount it at "/ui/" on the host's mux.
