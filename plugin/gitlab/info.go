@@ -26,11 +26,20 @@ var capabilities = []scmv1.Capability{
 	scmv1.Capability_CAPABILITY_VALIDATE_CONNECTION,
 	scmv1.Capability_CAPABILITY_CHECK_CREDENTIALS,
 	scmv1.Capability_CAPABILITY_LIST_REPOSITORIES,
+	scmv1.Capability_CAPABILITY_OAUTH,
+	scmv1.Capability_CAPABILITY_WEBHOOKS,
+	scmv1.Capability_CAPABILITY_WEBHOOK_SESSION,
 	scmv1.Capability_CAPABILITY_CLONE_CREDENTIALS,
+	scmv1.Capability_CAPABILITY_PROJECT_WEBHOOKS,
+	scmv1.Capability_CAPABILITY_COMMIT_STATUS,
 }
 
 // eventKinds are the webhook events this provider normalises.
-var eventKinds = []scmv1.EventKind{}
+var eventKinds = []scmv1.EventKind{
+	scmv1.EventKind_EVENT_KIND_PUSH,
+	scmv1.EventKind_EVENT_KIND_TAG_PUSH,
+	scmv1.EventKind_EVENT_KIND_MERGE_REQUEST,
+}
 
 func hostURLField() *scmv1.FormField {
 	return &scmv1.FormField{
@@ -65,6 +74,27 @@ func Info() *scmv1.ProviderInfo {
 						Name: "access_token", Label: "Access token", Kind: "password", Required: true, Secret: true,
 						Help:        "Scopes: api (or read_api) and read_repository. api also lets Oore register webhooks and report commit statuses.",
 						Placeholder: "glpat-…",
+					},
+				},
+			},
+			{
+				Mode:  scmv1.AuthMode_AUTH_MODE_OAUTH_APP,
+				Label: "OAuth application",
+				Help: "Create an application in GitLab (User settings > Applications, or a group's or the instance's " +
+					"Applications page): confidential, scopes api and read_repository, and the redirect URI this " +
+					"host shows. Then authorize Oore at GitLab.",
+				RequiredScopes: requiredScopes(),
+				DefaultScopes:  []string{ScopeAPI, ScopeReadRepository},
+				Fields: []*scmv1.FormField{
+					hostURLField(),
+					{
+						Name: "client_id", Label: "Application ID", Kind: "text", Required: true,
+						Help: "The Application ID GitLab shows for the application.",
+					},
+					{
+						Name: "client_secret", Label: "Secret", Kind: "password", Required: true, Secret: true,
+						Help:        "The application's Secret (GitLab shows it once, when the application is created or renewed).",
+						Placeholder: "gloas-…",
 					},
 				},
 			},
