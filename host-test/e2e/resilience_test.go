@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -92,6 +94,25 @@ func TestPluginKilledDuringWebhookStream(t *testing.T) {
 	}
 	if builds := e.rows("build_triggers"); builds != stored {
 		t.Fatalf("%d builds for %d stored pushes", builds, stored)
+	}
+	res, err := e.client.Get(e.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{
+		fmt.Sprintf(`oore_host_webhook_deliveries_total{outcome="stored",provider="gitlab"} %d`, ok.Load()),
+		`oore_host_plugin_restarts_total{provider="gitlab"} 1`,
+		`oore_host_plugin_call_duration_seconds_bucket{method="VerifyWebhook",provider="gitlab"`,
+		`oore_host_http_requests_total{code="200",method="POST",route="POST /v1/webhooks/{provider}"}`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if u := unavailable.Load(); u > 0 && !strings.Contains(string(metrics), fmt.Sprintf(`oore_host_webhook_deliveries_total{outcome="plugin_unavailable",provider="gitlab"} %d`, u)) {
+		t.Errorf("/metrics does not count the %d deliveries answered 503", u)
 	}
 }
 
