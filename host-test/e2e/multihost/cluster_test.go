@@ -1,0 +1,425 @@
+package multihost
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for assertions
+
+	"github.com/oore-ci/oore-scm-gitlab/host-test/contract"
+	"github.com/oore-ci/oore-scm-gitlab/host-test/gitlabsim"
+	"github.com/oore-ci/oore-scm-gitlab/host-test/host/secrets"
+	"github.com/oore-ci/oore-scm-gitlab/host-test/host/store"
+	"github.com/oore-ci/oore-scm-gitlab/host-test/pgtest"
+)
+
+// publicURL is the load balancer's URL every host is configured with: the
+// OAuth redirect URI and webhook URLs name it, whichever host builds them.
+// Nothing listens there; the test routes each request to a host itself.
+const publicURL = "https://oore-lb.test"
+
+// callbackPath is where the provider sends the browser back.
+const callbackPath = "/v1/integrations/gitlab/callback"
+
+// cluster is several oore-host processes on one database, the simulator,
+// and an owner token every host accepts.
+type cluster struct {
+	t     *testing.T
+	sim   *gitlabsim.Server
+	demo  gitlabsim.Demo
+	owner string
+	// key is OORE_ENCRYPTION_KEY, the same on every host.
+	key string
+	// dbURL is the PostgreSQL database ("" for SQLite in sqliteDir).
+	dbURL     string
+	sqliteDir string
+	hosts     []*hostProc
+	client    *http.Client
+	contract  *contract.Validator
+}
+
+// hostProc is one running oore-host.
+type hostProc struct {
+	name string
+	base string
+	cmd  *exec.Cmd
+	done chan struct{}
+	logs *syncBuffer
+}
+
+// newPostgresCluster starts n hosts on a fresh PostgreSQL database.
+func newPostgresCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	c := newCluster(t)
+	c.dbURL = pgtest.NewDatabase(t)
+	c.start(n)
+	return c
+}
+
+// newSQLiteCluster starts one host on its SQLite database (a data directory
+// is one host's; SQLite is for a single host).
+func newSQLiteCluster(t *testing.T) *cluster {
+	t.Helper()
+	c := newCluster(t)
+	c.sqliteDir = t.TempDir()
+	c.start(1)
+	return c
+}
+
+func newCluster(t *testing.T) *cluster {
+	t.Helper()
+	sim := gitlabsim.NewTestServer(t, gitlabsim.Options{})
+	v, err := contract.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, secrets.KeySize)
+	_, _ = rand.Read(key) // never fails (Go 1.24+)
+	return &cluster{
+		t: t, sim: sim, demo: sim.SeedDemo(), owner: secrets.RandomToken("oore_", 32),
+		key:      base64.StdEncoding.EncodeToString(key),
+		client:   &http.Client{Timeout: 60 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		contract: v,
+	}
+}
+
+// start launches n hosts at once (they migrate the database together) and
+// waits until every one is healthy.
+func (c *cluster) start(n int) {
+	c.t.Helper()
+	for i := range n {
+		c.hosts = append(c.hosts, c.launch(fmt.Sprintf("host-%c", 'A'+i)))
+	}
+	for _, h := range c.hosts {
+		c.waitHealthy(h)
+	}
+}
+
+func (c *cluster) launch(name string) *hostProc {
+	c.t.Helper()
+	addr := freeAddr(c.t)
+	dataDir := c.sqliteDir
+	if dataDir == "" {
+		dataDir = c.t.TempDir() // the key file is not used: OORE_ENCRYPTION_KEY is set
+	}
+	args := []string{"serve", "--listen", addr, "--public-url", publicURL, "--data-dir", dataDir,
+		"--plugins-dir", built.plugins, "--log-level", "debug"}
+	env := append(os.Environ(), "OORE_BOOTSTRAP_TOKEN="+c.owner, "OORE_ENCRYPTION_KEY="+c.key)
+	if c.dbURL != "" {
+		env = append(env, "OORE_DATABASE_URL="+c.dbURL) // not --database: no password in the process list
+	}
+	h := &hostProc{name: name, base: "http://" + addr, logs: &syncBuffer{}, done: make(chan struct{})}
+	h.cmd = exec.Command(built.host, args...)
+	h.cmd.Env = env
+	h.cmd.Stdout, h.cmd.Stderr = h.logs, h.logs
+	if err := h.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	go func() { _ = h.cmd.Wait(); close(h.done) }()
+	c.t.Cleanup(func() { c.stop(h) })
+	return h
+}
+
+// stop ends a host gracefully (SIGINT), or kills it after 20 s.
+func (c *cluster) stop(h *hostProc) {
+	select {
+	case <-h.done:
+		return
+	default:
+	}
+	_ = h.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-h.done:
+	case <-time.After(20 * time.Second):
+		_ = h.cmd.Process.Kill()
+		<-h.done
+		c.t.Errorf("%s did not stop within 20 s of SIGINT", h.name)
+	}
+}
+
+// kill ends a host at once, as a crash would: no graceful stop.
+func (c *cluster) kill(h *hostProc) {
+	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		c.t.Errorf("kill %s: %v", h.name, err)
+	}
+	<-h.done
+}
+
+func (c *cluster) waitHealthy(h *hostProc) {
+	c.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		res, err := c.client.Get(h.base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-h.done:
+			c.t.Fatalf("%s exited before it was healthy:\n%s", h.name, h.logs.Bytes())
+		case <-time.After(25 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("%s not healthy after 60 s:\n%s", h.name, h.logs.Bytes())
+		}
+	}
+}
+
+// host picks a host round-robin by index.
+func (c *cluster) host(i int) *hostProc { return c.hosts[i%len(c.hosts)] }
+
+// response is one HTTP answer.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %.300s: %v", r.Body, err)
+	}
+}
+
+// do calls the API of host h as the owner and checks the answer against
+// Oore's contract. It may be called from several goroutines; it reports
+// transport errors with Errorf and answers Status 0 then.
+func (c *cluster) do(h *hostProc, method, path string, body any) response {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			c.t.Error(err)
+			return response{}
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, h.base+path, rd)
+	if err != nil {
+		c.t.Error(err)
+		return response{}
+	}
+	req.Header.Set("Authorization", "Bearer "+c.owner)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.client.Do(req)
+	if err != nil {
+		c.t.Errorf("%s %s on %s: %v", method, path, h.name, err)
+		return response{}
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Errorf("%s %s on %s: read: %v", method, path, h.name, err)
+		return response{}
+	}
+	r := response{Status: res.StatusCode, Header: res.Header, Body: raw}
+	c.checkContract(method, path, r)
+	return r
+}
+
+func (c *cluster) checkContract(method, path string, r response) {
+	p, _, _ := strings.Cut(path, "?")
+	err := c.contract.ValidateResponse(method, p, r.Status, r.Header.Get("Content-Type"), r.Body)
+	if err != nil && !errors.Is(err, contract.ErrNotInContract) {
+		c.t.Errorf("%s %s: contract: %v\nbody: %.500s", method, p, err, r.Body)
+	}
+}
+
+// startPAT connects the demo user with a personal token on host h and
+// returns the integration id.
+func (c *cluster) startPAT(h *hostProc) string {
+	c.t.Helper()
+	r := c.do(h, "POST", "/v1/integrations/gitlab/start", map[string]any{"host_url": c.sim.URL, "auth_mode": "personal_token", "access_token": c.demo.Token})
+	if r.Status != http.StatusOK {
+		c.t.Fatalf("start on %s: %d %s", h.name, r.Status, r.Body)
+	}
+	var out struct {
+		Integration struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"integration"`
+	}
+	r.decode(c.t, &out)
+	if out.Integration.Status != "active" {
+		c.t.Fatalf("personal-token integration is %q, want active", out.Integration.Status)
+	}
+	return out.Integration.ID
+}
+
+type repository struct {
+	ID         string `json:"id"`
+	ExternalID string `json:"external_id"`
+	FullName   string `json:"full_name"`
+}
+
+// repository finds an integration's repository by full name, on host h.
+func (c *cluster) repository(h *hostProc, integrationID, fullName string) repository {
+	c.t.Helper()
+	r := c.do(h, "GET", "/v1/integrations/"+integrationID+"/repositories?limit=100", nil)
+	var out struct {
+		Repositories []repository `json:"repositories"`
+	}
+	r.decode(c.t, &out)
+	for _, rp := range out.Repositories {
+		if rp.FullName == fullName {
+			return rp
+		}
+	}
+	c.t.Fatalf("repository %s not listed on %s: %s", fullName, h.name, r.Body)
+	return repository{}
+}
+
+// webhookSecret makes or rotates a repository's webhook secret on host h.
+func (c *cluster) webhookSecret(h *hostProc, repositoryID string) string {
+	c.t.Helper()
+	r := c.do(h, "POST", "/v1/integration-repositories/"+repositoryID+"/gitlab-webhook-secret", nil)
+	if r.Status != http.StatusOK {
+		c.t.Fatalf("webhook secret on %s: %d %s", h.name, r.Status, r.Body)
+	}
+	var out struct {
+		Secret     string `json:"webhook_secret"`
+		WebhookURL string `json:"webhook_url"`
+	}
+	r.decode(c.t, &out)
+	if out.Secret == "" || out.WebhookURL != publicURL+"/v1/webhooks/gitlab" {
+		c.t.Fatalf("webhook secret answer: secret set %v, webhook_url %q", out.Secret != "", out.WebhookURL)
+	}
+	return out.Secret
+}
+
+// send has the simulator deliver a webhook to host h. A delivery that got no
+// answer (the host is down) returns an error.
+func (c *cluster) send(ctx context.Context, h *hostProc, spec gitlabsim.WebhookSpec) (*gitlabsim.WebhookResult, error) {
+	spec.URL = h.base + "/v1/webhooks/gitlab"
+	res, err := c.sim.SendWebhook(ctx, spec)
+	if err != nil {
+		return res, err
+	}
+	if res.Status == 0 {
+		return res, fmt.Errorf("no answer from %s", h.name)
+	}
+	c.checkContract("POST", "/v1/webhooks/gitlab", response{Status: res.Status, Header: res.Headers, Body: res.Body})
+	return res, nil
+}
+
+// webhookAnswer classifies a delivery's answer.
+func webhookAnswer(res *gitlabsim.WebhookResult) (ok, duplicate bool) {
+	if res == nil || res.Status != http.StatusOK {
+		return false, false
+	}
+	var out struct {
+		OK        bool `json:"ok"`
+		Duplicate bool `json:"duplicate"`
+	}
+	if json.Unmarshal(res.Body, &out) != nil {
+		return false, false
+	}
+	return out.OK, out.Duplicate
+}
+
+// db opens the cluster's database for assertions (never for setup: the
+// hosts do all the writing).
+func (c *cluster) db() *sql.DB {
+	c.t.Helper()
+	if c.dbURL == "" {
+		kr, err := secrets.New(mustKey(c.t, c.key))
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		s, err := store.OpenSQLite(context.Background(), c.sqliteDir, kr, store.Options{})
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		c.t.Cleanup(func() { s.Close() })
+		return s.DB()
+	}
+	db, err := sql.Open("pgx", c.dbURL)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func mustKey(t *testing.T, b64 string) []byte {
+	t.Helper()
+	k, err := secrets.ParseKey(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// count runs a COUNT query with no parameters.
+func count(t *testing.T, db *sql.DB, query string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(query).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// assertNoSecretInLogs fails when a host logged a secret.
+func (c *cluster) assertNoSecretInLogs(used map[string]string) {
+	c.t.Helper()
+	for _, h := range c.hosts {
+		logs := h.logs.Bytes()
+		for name, s := range used {
+			if s != "" && bytes.Contains(logs, []byte(s)) {
+				c.t.Errorf("%s logged the %s", h.name, name)
+			}
+		}
+	}
+}
+
+// freeAddr reserves a loopback port for a host started next.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// syncBuffer collects a process's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
+}
