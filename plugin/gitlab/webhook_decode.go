@@ -198,41 +198,45 @@ func payloadField(key []byte) int {
 
 func (p *hookPayload) member(s *jsonScanner, mode decodeMode, key []byte) error {
 	f := lookupField(key, payloadField)
-	push := mode == decodePush
-	switch {
-	case f == pObjectKind:
+	switch f {
+	case pObjectKind:
 		return s.str(&p.ObjectKind)
-	case f == pEventName:
+	case pEventName:
 		return s.str(&p.EventName)
-	case f == pProjectID:
+	case pProjectID:
 		return s.int(&p.ProjectID)
-	case f == pProject:
+	case pProject:
 		return s.objectOrNull(func(key []byte) error { return p.Project.member(s, mode, key) })
-	case f == pObjectAttributes:
-		if push {
-			break
+	case pObjectAttributes:
+		if mode != decodePush {
+			return s.objectOrNull(func(key []byte) error { return p.Attributes.member(s, mode, key) })
 		}
-		return s.objectOrNull(func(key []byte) error { return p.Attributes.member(s, mode, key) })
-	case f == pUser && mode == decodeMergeRequest:
-		return s.objectOrNull(func(key []byte) error { return p.User.member(s, key) })
-	case !push:
-	case f == pBefore:
+	case pUser:
+		if mode == decodeMergeRequest {
+			return s.objectOrNull(func(key []byte) error { return p.User.member(s, key) })
+		}
+	}
+	if mode != decodePush {
+		return s.skip()
+	}
+	switch f {
+	case pBefore:
 		return s.str(&p.Before)
-	case f == pAfter:
+	case pAfter:
 		return s.str(&p.After)
-	case f == pRef:
+	case pRef:
 		return s.str(&p.Ref)
-	case f == pCheckoutSHA:
+	case pCheckoutSHA:
 		return s.str(&p.CheckoutSHA)
-	case f == pUserName:
+	case pUserName:
 		return s.str(&p.UserName)
-	case f == pUserUsername:
+	case pUserUsername:
 		return s.str(&p.UserUsername)
-	case f == pUserEmail:
+	case pUserEmail:
 		return s.str(&p.UserEmail)
-	case f == pTotalCommitsCount:
+	case pTotalCommitsCount:
 		return s.int(&p.TotalCommitsCount)
-	case f == pCommits:
+	case pCommits:
 		return p.decodeCommits(s)
 	}
 	return s.skip()

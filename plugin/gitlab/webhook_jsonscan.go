@@ -2,7 +2,6 @@ package gitlab
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strings"
 	"unicode"
@@ -18,14 +17,11 @@ import (
 // decoder in webhook_decode.go gives the same answers as json.Unmarshal into
 // the same structs (FuzzLeanDecoderMatchesEncodingJSON checks that). It is
 // faster because it validates while it decodes instead of in a separate pass,
-// skips unwanted values without building anything, and slices unescaped
-// strings out of one copy of the body instead of allocating each.
+// skips unwanted values without building anything, and writes the strings it
+// keeps into one buffer instead of allocating each.
 
 // maxJSONDepth is encoding/json's nesting limit.
 const maxJSONDepth = 10000
-
-// errJSONDepth is returned for documents nested deeper than maxJSONDepth.
-var errJSONDepth = errors.New("exceeded max depth")
 
 // jsonError is a syntax or type error at a byte offset of the document. Its
 // text never quotes the document: a payload may carry anything.
@@ -137,7 +133,10 @@ func (s *jsonScanner) document(member func(key []byte) error) error {
 	case 'n':
 		err = s.literal("null")
 	case 0:
-		return s.syntaxError("unexpected end of JSON input")
+		if s.pos >= len(s.data) {
+			return s.syntaxError("unexpected end of JSON input")
+		}
+		return s.syntaxError("invalid character looking for beginning of value")
 	default:
 		start := s.pos
 		if err = s.skip(); err == nil {
@@ -159,7 +158,7 @@ func (s *jsonScanner) document(member func(key []byte) error) error {
 func (s *jsonScanner) enter() error {
 	s.depth++
 	if s.depth > maxJSONDepth {
-		return &jsonError{offset: s.pos, msg: errJSONDepth.Error()}
+		return &jsonError{offset: s.pos, msg: "exceeded max depth"}
 	}
 	return nil
 }

@@ -76,6 +76,7 @@ func (p *Provider) WebhookSession(stream scmv1.ProviderService_WebhookSessionSer
 			}
 			if err := stream.Send(resp); err != nil {
 				sendErr = fmt.Errorf("webhook session: send the answer to call %d: %w", req.GetId(), err)
+				p.log.Debug("webhook session ended: an answer could not be sent", "call_id", req.GetId(), "error", err)
 				cancel()
 			}
 		}()

@@ -24,7 +24,13 @@ func (p *Provider) VerifyWebhook(ctx context.Context, req *scmv1.VerifyWebhookRe
 	if err := ctx.Err(); err != nil {
 		return nil, status.FromContextError(err).Err()
 	}
-	return verify(req)
+	resp, err := verify(req)
+	if err != nil {
+		// Never the secret or the presented token: only what was refused and why.
+		p.log.Debug("webhook delivery refused", "repository", req.GetRepositoryExternalId(),
+			"code", status.Code(err).String(), "reason", string(scmerr.ReasonOf(err)))
+	}
+	return resp, err
 }
 
 func verify(req *scmv1.VerifyWebhookRequest) (*scmv1.VerifyWebhookResponse, error) {
