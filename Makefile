@@ -11,18 +11,26 @@ BUF := tools/node_modules/.bin/buf
 DIST := dist
 PLUGIN_DIR := $(DIST)/plugins/gitlab
 
-.PHONY: all build test test-go lint fmt-check vet staticcheck proto proto-lint proto-check deps deps-apt tools run bench conformance fuzz clean
+.PHONY: all build test test-go test-browser lint fmt-check vet staticcheck proto proto-lint proto-check deps deps-apt deps-browser deps-postgres tools run bench conformance fuzz clean
 
 all: build
 
-## deps: system packages the tests need (git; Debian only, skipped when present)
-deps: deps-apt
+## deps: system packages the tests need (git, Chromium, PostgreSQL; Debian only, skipped when present)
+deps: deps-apt deps-browser deps-postgres
 deps-apt:
 	@missing=""; for b in git; do command -v $$b >/dev/null || missing="$$missing $$b"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+
+## deps-browser: Debian's chromium for the browser tests (never a test tool's own download)
+deps-browser:
+	bash host-test/e2e/browser/install-chromium.sh
+
+## deps-postgres: install and start a loopback PostgreSQL for the multi-host tests
+deps-postgres:
+	bash scripts/ci-postgres.sh
 
 ## tools: buf from npm (pinned in tools/package.json), protoc plugins and staticcheck at pinned versions
 tools: $(BUF) $(TOOLS_BIN)/protoc-gen-go $(TOOLS_BIN)/protoc-gen-go-grpc $(TOOLS_BIN)/staticcheck
@@ -36,11 +44,12 @@ $(TOOLS_BIN)/protoc-gen-go-grpc:
 $(TOOLS_BIN)/staticcheck:
 	GOBIN=$(TOOLS_BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-## build: the plugin and its sealed manifest in dist/plugins/gitlab
+## build: the plugin and its sealed manifest in dist/plugins/gitlab, the host, the simulator and the demo driver in dist/bin
 build:
 	@mkdir -p $(PLUGIN_DIR) $(DIST)/bin
 	$(GO) build -trimpath -o $(PLUGIN_DIR)/oore-scm-gitlab .
-	$(GO) run ./shared/cmd/oore-manifest seal manifests/gitlab.json $(PLUGIN_DIR)/oore-scm-gitlab $(PLUGIN_DIR)/manifest.json
+	$(GO) build -trimpath -o $(DIST)/bin/ ./shared/cmd/oore-manifest ./host-test/cmd/oore-host ./host-test/cmd/oore-gitlab-sim ./host-test/cmd/oore-run ./host-test/cmd/oore-conformance
+	$(DIST)/bin/oore-manifest seal manifests/gitlab.json $(PLUGIN_DIR)/oore-scm-gitlab $(PLUGIN_DIR)/manifest.json
 
 ## proto: regenerate shared/gen from shared/proto
 proto: $(BUF) $(TOOLS_BIN)/protoc-gen-go $(TOOLS_BIN)/protoc-gen-go-grpc
@@ -60,21 +69,32 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet:
-	$(GO) vet ./...
+	$(GO) vet -tags browser ./...
 
 staticcheck: $(TOOLS_BIN)/staticcheck
-	$(TOOLS_BIN)/staticcheck ./...
+	$(TOOLS_BIN)/staticcheck -tags browser ./...
 
 lint: fmt-check vet staticcheck proto-lint
 
-## test: everything (lint, generated-code drift, unit, integration, e2e with -race)
-test: deps tools lint proto-check build test-go
+## test: everything (lint, generated-code drift, unit, integration, e2e, browser, all with -race)
+test: deps tools lint proto-check build test-go test-browser
 
+# The multi-host tests find PostgreSQL through OORE_TEST_POSTGRES_URL (started by deps-postgres).
 test-go:
+	OORE_TEST_POSTGRES_URL="$${OORE_TEST_POSTGRES_URL:-$$(bash scripts/ci-postgres.sh url)}" \
 	$(GO) test -race -count=1 -timeout 12m ./...
 
+## test-browser: the Settings > Integrations pages in real headless Chromium
+test-browser:
+	$(GO) test -race -count=1 -timeout 6m -tags browser ./host-test/e2e/browser/
+
+## run: the GitLab simulator and the reference host with the GitLab plugin, and a walkthrough
 run: build
-	@echo "make run: the reference host arrives with its issue; for now: make build && ls $(PLUGIN_DIR)"
+	./$(DIST)/bin/oore-run
+
+## conformance: the provider conformance suite against the GitLab plugin (and the local git provider)
+conformance: build
+	$(GO) run ./host-test/cmd/oore-conformance --manifest $(PLUGIN_DIR)/manifest.json --backend gitlabsim
 
 clean:
 	rm -rf $(DIST)

@@ -15,6 +15,7 @@ import (
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host/secrets"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host/store"
+	"github.com/oore-ci/oore-scm-gitlab/host-test/host/ui"
 	"github.com/oore-ci/oore-scm-gitlab/shared/launcher"
 )
 
@@ -55,12 +56,31 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer, ready c
 	if err != nil {
 		return err
 	}
+	sessionKey, err := kr.DeriveKey("ui-session")
+	if err != nil {
+		return err
+	}
+	publicURL := c.publicURL
+	if publicURL == "" {
+		publicURL = host.DefaultPublicURL
+	}
+	uiHandler, err := ui.New(ui.Options{
+		API: h.Handler(), Providers: ui.RegistryProviders(reg), PublicURL: publicURL,
+		SessionKey: sessionKey, Logger: log.Named("ui"),
+	})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/ui/", uiHandler)
+	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusSeeOther))
+	mux.Handle("/", h.Handler())
 	ln, err := net.Listen("tcp", c.listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.listen, err)
 	}
 	srv := &http.Server{
-		Handler:           h.Handler(),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      5 * time.Minute, // a repository sync may take a while

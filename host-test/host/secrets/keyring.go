@@ -11,9 +11,12 @@
 package secrets
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -51,6 +54,7 @@ var (
 // concurrent use.
 type Keyring struct {
 	aead cipher.AEAD
+	key  []byte
 }
 
 // New returns a keyring for a 32-byte key.
@@ -66,7 +70,19 @@ func New(key []byte) (*Keyring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new keyring: %w", err)
 	}
-	return &Keyring{aead: aead}, nil
+	return &Keyring{aead: aead, key: bytes.Clone(key)}, nil
+}
+
+// DeriveKey returns a 32-byte key for another purpose (for example the UI's
+// session cookies), derived from the keyring's key with HKDF-SHA256 so hosts
+// sharing one encryption key share it too, and the encryption key itself is
+// never used twice.
+func (k *Keyring) DeriveKey(purpose string) ([]byte, error) {
+	out, err := hkdf.Key(sha256.New, k.key, nil, "oore-host/"+purpose, KeySize)
+	if err != nil {
+		return nil, fmt.Errorf("derive %s key: %w", purpose, err)
+	}
+	return out, nil
 }
 
 // ParseKey decodes a base64 (standard or URL alphabet, padded or not) key.

@@ -128,3 +128,23 @@ func TestRandomToken(t *testing.T) {
 		t.Fatalf("RandomToken = %q, %q", a, b)
 	}
 }
+
+func TestDeriveKeyIsStablePerPurposeAndNeverTheKey(t *testing.T) {
+	t.Parallel()
+	key := make([]byte, secrets.KeySize)
+	key[0] = 7
+	a, _ := secrets.New(key)
+	b, _ := secrets.New(key)
+	ka, err := a.DeriveKey("ui-session")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := b.DeriveKey("ui-session")
+	other, _ := a.DeriveKey("something-else")
+	if len(ka) != secrets.KeySize || string(ka) != string(kb) {
+		t.Fatal("two keyrings over one key derive different session keys")
+	}
+	if string(ka) == string(other) || string(ka) == string(key) {
+		t.Fatal("derived key equals another purpose's key or the encryption key")
+	}
+}
