@@ -19,7 +19,7 @@ import (
 // same rounds, for a 2-commit and a 20-commit push; then the same with 8
 // concurrent callers.
 func (r *run) webhooks(ctx context.Context) error {
-	rig, err := startWebhookRig(ctx, r.bins, r.dir, r.cfg.PluginEnv, r.progress)
+	rig, err := startWebhookRig(ctx, r.bins, r.dir, r.cfg.PluginEnv, nil, r.progress)
 	if err != nil {
 		return err
 	}
@@ -55,9 +55,9 @@ type webhookRig struct {
 }
 
 // startWebhookRig launches the plugin, the peer and the echo server and
-// makes 2- and 20-commit pushes. env is extra environment for the plugin;
-// progress may be nil.
-func startWebhookRig(ctx context.Context, bins *binaries, dir string, env []string, progress func(string, ...any)) (rig *webhookRig, err error) {
+// makes 2- and 20-commit pushes. env is extra environment for the plugin,
+// peerEnv the peer's; progress may be nil.
+func startWebhookRig(ctx context.Context, bins *binaries, dir string, env, peerEnv []string, progress func(string, ...any)) (rig *webhookRig, err error) {
 	rig = &webhookRig{prov: gitlab.New()}
 	defer func() {
 		if err != nil {
@@ -75,7 +75,7 @@ func startWebhookRig(ctx context.Context, bins *binaries, dir string, env []stri
 	if err != nil {
 		return nil, err
 	}
-	if rig.peer, err = peerplugin.Launch(bins.peer, peerplugin.LaunchOptions{Checksum: peerSum}); err != nil {
+	if rig.peer, err = peerplugin.Launch(bins.peer, peerplugin.LaunchOptions{Checksum: peerSum, Env: peerEnv}); err != nil {
 		return nil, err
 	}
 	rig.stops = append(rig.stops, rig.peer.Close)

@@ -23,16 +23,58 @@ func (r *run) experiments(ctx context.Context) error {
 	if err := r.experimentGOMAXPROCS(ctx); err != nil {
 		return err
 	}
+	if err := r.experimentListGOMAXPROCS(ctx); err != nil {
+		return err
+	}
 	return r.experimentStripped(ctx)
 }
 
+// experimentListGOMAXPROCS checks what one P costs the listing, which
+// decodes GitLab's JSON pages on several workers.
+func (r *run) experimentListGOMAXPROCS(ctx context.Context) error {
+	sz := r.sz
+	ls := newListSim(sz.listProjects, sz.listLatency)
+	defer ls.close()
+	cache := launcher.NewChecksumCache()
+	shipped, err := launcher.Launch(ctx, r.bins.plugin, launcher.Options{ChecksumCache: cache, Env: r.cfg.PluginEnv})
+	if err != nil {
+		return err
+	}
+	defer shipped.Close()
+	oneP, err := launcher.Launch(ctx, r.bins.plugin, launcher.Options{ChecksumCache: cache, Env: append([]string{"GOMAXPROCS=1"}, r.cfg.PluginEnv...)})
+	if err != nil {
+		return err
+	}
+	defer oneP.Close()
+	req := ls.request(sz.listPageSize)
+	var a, b []float64
+	for i := -1; i < sz.listRounds; i++ {
+		da, err := listThrough(ctx, shipped.Provider(), req, ls.n)
+		if err != nil {
+			return err
+		}
+		db, err := listThrough(ctx, oneP.Provider(), req, ls.n)
+		if err != nil {
+			return err
+		}
+		if i >= 0 {
+			a, b = append(a, millis(da)), append(b, millis(db))
+		}
+	}
+	r.report.add(secExperiments,
+		Figure{Name: "exp_list_10k_ms", Value: median(a), Unit: "ms", Label: "list 10,000 projects as shipped (parallel)"},
+		Figure{Name: "exp_list_10k_gomaxprocs1_ms", Value: median(b), Unit: "ms", Label: "the same, plugin with GOMAXPROCS=1"},
+	)
+	return nil
+}
+
 func (r *run) experimentGOMAXPROCS(ctx context.Context) error {
-	shipped, err := startWebhookRig(ctx, r.bins, r.dir, r.cfg.PluginEnv, nil)
+	shipped, err := startWebhookRig(ctx, r.bins, r.dir, r.cfg.PluginEnv, nil, nil)
 	if err != nil {
 		return err
 	}
 	defer shipped.close()
-	oneP, err := startWebhookRig(ctx, r.bins, r.dir, append([]string{"GOMAXPROCS=1"}, r.cfg.PluginEnv...), nil)
+	oneP, err := startWebhookRig(ctx, r.bins, r.dir, append([]string{"GOMAXPROCS=1"}, r.cfg.PluginEnv...), []string{"GOMAXPROCS=1"}, nil)
 	if err != nil {
 		return err
 	}
@@ -51,7 +93,7 @@ func (r *run) experimentGOMAXPROCS(ctx context.Context) error {
 		}
 		return w.unary
 	}
-	seq, err := r.sz.seq.sequential(pick(a), pick(b), a.floor, a.inproc)
+	seq, err := r.sz.seq.sequential(pick(a), pick(b), a.floor, a.inproc, a.peer, b.peer)
 	if err != nil {
 		return err
 	}
@@ -65,6 +107,8 @@ func (r *run) experimentGOMAXPROCS(ctx context.Context) error {
 		Figure{Name: "exp_push20_plugin_gomaxprocs1_us", Value: median(seq[1]), Unit: "us", Label: "the same, plugin with GOMAXPROCS=1", Note: "fewer cross-thread wake-ups per call"},
 		Figure{Name: "exp_boundary_vs_socket_ratio", Value: ratio(medianDiff(seq[0], seq[3]), rtt), Unit: "x", Label: "boundary overhead / raw round trip, as shipped"},
 		Figure{Name: "exp_boundary_vs_socket_ratio_gomaxprocs1", Value: ratio(medianDiff(seq[1], seq[3]), rtt), Unit: "x", Label: "boundary overhead / raw round trip, GOMAXPROCS=1", Goal: &Goal{AtMost: true, Bound: 6}},
+		Figure{Name: "exp_peer_speedup", Value: ratio(median(seq[4]), median(seq[0])), Unit: "x", Label: "peer / ours, both as shipped"},
+		Figure{Name: "exp_peer_speedup_gomaxprocs1", Value: ratio(median(seq[5]), median(seq[1])), Unit: "x", Label: "peer / ours, both with GOMAXPROCS=1", Goal: &Goal{Bound: 3}, Note: "the peer given the same setting, for fairness"},
 		Figure{Name: "exp_push20_plugin_p8_per_s", Value: 1e6 / median(perCalls(conc[0])), Unit: "per_s", Label: fmt.Sprintf("push20, %d callers, as shipped: webhooks per second", r.sz.concurrency)},
 		Figure{Name: "exp_push20_plugin_p8_gomaxprocs1_per_s", Value: 1e6 / median(perCalls(conc[1])), Unit: "per_s", Label: fmt.Sprintf("push20, %d callers, GOMAXPROCS=1: webhooks per second", r.sz.concurrency)},
 	)

@@ -59,7 +59,7 @@ func BenchmarkWebhook(b *testing.B) {
 	if v := os.Getenv("OORE_BENCH_PLUGIN_ENV"); v != "" {
 		env = strings.Split(v, ",")
 	}
-	rig, err := startWebhookRig(ctx, bins, dir, env, nil)
+	rig, err := startWebhookRig(ctx, bins, dir, env, env, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

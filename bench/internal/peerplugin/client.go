@@ -47,6 +47,9 @@ type LaunchOptions struct {
 	Checksum []byte
 	// Logger receives go-plugin's and the plugin's logs (default: none).
 	Logger hclog.Logger
+	// Env is the plugin's environment besides go-plugin's own variables
+	// (default: empty; the host's environment is never passed on).
+	Env []string
 }
 
 // Launch starts the peer plugin binary at path with go-plugin's AutoMTLS
@@ -55,10 +58,12 @@ func Launch(path string, opts LaunchOptions) (*Client, error) {
 	if opts.Logger == nil {
 		opts.Logger = hclog.NewNullLogger()
 	}
+	cmd := exec.Command(path)
+	cmd.Env = opts.Env
 	cfg := &plugin.ClientConfig{
 		HandshakeConfig:  Handshake,
 		Plugins:          map[string]plugin.Plugin{PluginName: &Plugin{}},
-		Cmd:              exec.Command(path),
+		Cmd:              cmd,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolNetRPC},
 		AutoMTLS:         true,
 		Logger:           opts.Logger,
