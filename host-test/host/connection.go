@@ -73,7 +73,11 @@ func requireConnected(pr *provider, in store.Integration) *apiError {
 
 // withConnection runs fn with the integration's connection: OAuth tokens
 // are refreshed first when they are about to expire. When the provider still
-// answers TOKEN_EXPIRED, one refresh is forced and fn runs once more.
+// answers TOKEN_EXPIRED, or AUTH_FAILED for an OAuth token (GitLab revokes the
+// access token a refresh replaces, so a call racing another caller's refresh
+// sees "revoked"), one refresh is forced and fn runs once more. ForceRefresh
+// hands back the replacement without refreshing again when one already
+// happened, and reports reconnection when the grant itself is gone.
 func withConnection[T any](ctx context.Context, h *Host, pr *provider, in store.Integration, method string,
 	fn func(ctx context.Context, c scmv1.ProviderServiceClient, conn *scmv1.Connection) (T, error)) (T, error) {
 	var zero T
@@ -88,13 +92,14 @@ func withConnection[T any](ctx context.Context, h *Host, pr *provider, in store.
 		})
 	}
 	v, err := run(creds)
-	if err == nil || !scmerr.Is(err, scmerr.ReasonTokenExpired) || creds.GetAuthMode() != scmv1.AuthMode_AUTH_MODE_OAUTH_APP {
+	retry := scmerr.Is(err, scmerr.ReasonTokenExpired) || scmerr.Is(err, scmerr.ReasonAuthFailed)
+	if err == nil || !retry || creds.GetAuthMode() != scmv1.AuthMode_AUTH_MODE_OAUTH_APP {
 		if err != nil {
 			return zero, pluginError(pr.name, err)
 		}
 		return v, nil
 	}
-	h.log.Info("provider says the access token expired; forcing one refresh", "integration_id", in.ID, "method", method)
+	h.log.Info("provider refused the access token; forcing one refresh", "integration_id", in.ID, "method", method, "reason", scmerr.ReasonOf(err))
 	creds, err = h.creds.ForceRefresh(ctx, in.ID, creds)
 	if err != nil {
 		return zero, credentialError(pr, in, err)
