@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -34,6 +35,37 @@ const secIntakeShared = "6b. end-to-end intake on PostgreSQL: one host, then two
 // local defaults) is used. Each measurement gets a new database, dropped
 // after.
 const EnvPostgresURL = "OORE_BENCH_POSTGRES_URL"
+
+// RunIntakePostgres measures only the PostgreSQL intake figures (section
+// 6b), building what it launches like Run does. Run measures them too once
+// its stages include intakePostgres ("intake-postgres").
+func RunIntakePostgres(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Root == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Root, err = ModuleRoot(wd); err != nil {
+			return nil, err
+		}
+	}
+	dir := cfg.WorkDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "oore-bench-pg-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	bins, err := buildBinaries(ctx, cfg.Root, dir, cfg.PluginDir)
+	if err != nil {
+		return nil, err
+	}
+	r := &run{cfg: cfg, sz: cfg.sizes(), dir: dir, bins: bins, report: &Report{Machine: machine()}}
+	r.stage(ctx, "intake-postgres", "end-to-end intake on PostgreSQL", r.intakePostgres)
+	return r.report, errors.Join(r.errs...)
+}
 
 // intakePostgres measures the intake figures of intake (the same senders,
 // pushes and rounds) with the hosts' store on PostgreSQL: one host, then two
