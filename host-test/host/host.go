@@ -158,6 +158,8 @@ func (h *Host) routes() http.Handler {
 	}
 	add("POST /v1/webhooks/{provider}", public, h.receiveWebhook)
 	add("GET /v1/webhook-deliveries", read, h.listDeliveries)
+	add("POST /v1/webhook-deliveries/{id}/jobs", manage, h.createJob)
+	add(checkoutRoute, public, newCheckoutProxy(h).serve)
 	add("/", public, func(w http.ResponseWriter, r *http.Request) error {
 		return newError(http.StatusNotFound, codeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
