@@ -7,23 +7,20 @@ import (
 )
 
 func TestZZPostgresIntake(t *testing.T) {
-	ctx := context.Background()
-	root, _ := ModuleRoot(".")
-	dir := t.TempDir()
-	bins, err := buildBinaries(ctx, root, dir, "")
+	cfg := Config{Quick: os.Getenv("ZZ_QUICK") != "", Progress: os.Stderr}
+	if os.Getenv("ZZ_SQLITE") != "" {
+		cfg.Only = []string{"intake"}
+		rep, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep.WriteTable(os.Stdout)
+	}
+	cfg.Only = nil
+	rep, err := RunIntakePostgres(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Quick: os.Getenv("ZZ_QUICK") != ""}
-	r := &run{cfg: cfg, sz: cfg.sizes(), dir: dir, bins: bins, report: &Report{Machine: machine()}}
-	if os.Getenv("ZZ_SQLITE") != "" {
-		if err := r.intake(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := r.intakePostgres(ctx); err != nil {
-		t.Fatal(err)
-	}
-	r.report.WriteTable(os.Stdout)
-	r.report.WriteLines(os.Stdout)
+	rep.WriteTable(os.Stdout)
+	rep.WriteLines(os.Stdout)
 }
