@@ -1,0 +1,409 @@
+package clone
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/oore-ci/oore-scm-gitlab/host-test/gitlabsim"
+	"github.com/oore-ci/oore-scm-gitlab/host-test/host/secrets"
+)
+
+// stack is the GitLab simulator (in this process) and an oore-host process
+// with the real GitLab plugin.
+type stack struct {
+	t     *testing.T
+	sim   *gitlabsim.Server
+	demo  gitlabsim.Demo
+	base  string
+	owner string
+	host  *exec.Cmd
+	logs  *syncBuffer
+}
+
+// syncBuffer collects a process's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// startStack seeds the simulator's demo and starts oore-host (log level
+// trace: everything it would ever log is checked for secrets).
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	sim := gitlabsim.NewTestServer(t, gitlabsim.Options{})
+	demo := sim.SeedDemo()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	base := "http://" + addr
+	owner := secrets.RandomToken("oore_", 32)
+	logs := &syncBuffer{}
+	cmd := exec.Command(hostBinary, "serve", "--listen", addr, "--public-url", base, "--data-dir", t.TempDir(),
+		"--plugins-dir", pluginsDir, "--log-level", "trace")
+	cmd.Env = append(os.Environ(), "OORE_BOOTSTRAP_TOKEN="+owner)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+			t.Error("oore-host did not stop within 20s of SIGINT")
+		}
+	})
+	s := &stack{t: t, sim: sim, demo: demo, base: base, owner: owner, host: cmd, logs: logs}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res, err := http.Get(base + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("oore-host exited: %v\n%s", err, logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("oore-host not healthy after 30s\n%s", logs.String())
+		}
+	}
+}
+
+// response is one API answer.
+type response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// api calls the host's API with a bearer token.
+func (s *stack) api(method, path, token string, body any) response {
+	s.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.base+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return s.send(req)
+}
+
+func (s *stack) send(req *http.Request) response {
+	s.t.Helper()
+	client := &http.Client{Timeout: 60 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := client.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return response{Status: res.StatusCode, Header: res.Header, Body: raw}
+}
+
+// connect starts a personal-token integration for the demo user and returns
+// its id; its projects are synced.
+func (s *stack) connect() string {
+	s.t.Helper()
+	r := s.api("POST", "/v1/integrations/gitlab/start", s.owner, map[string]any{
+		"host_url": s.sim.URL, "auth_mode": "personal_token", "access_token": s.demo.Token})
+	if r.Status != http.StatusOK {
+		s.t.Fatalf("start: %d %s", r.Status, r.Body)
+	}
+	var out struct {
+		Integration struct{ ID string } `json:"integration"`
+	}
+	r.decode(s.t, &out)
+	return out.Integration.ID
+}
+
+// repositoryID finds an integration's repository by full name.
+func (s *stack) repositoryID(integrationID, fullName string) string {
+	s.t.Helper()
+	r := s.api("GET", "/v1/integrations/"+integrationID+"/repositories?limit=100", s.owner, nil)
+	var out struct {
+		Repositories []struct {
+			ID       string `json:"id"`
+			FullName string `json:"full_name"`
+		} `json:"repositories"`
+	}
+	r.decode(s.t, &out)
+	for _, rp := range out.Repositories {
+		if rp.FullName == fullName {
+			return rp.ID
+		}
+	}
+	s.t.Fatalf("repository %s not synced: %s", fullName, r.Body)
+	return ""
+}
+
+// hookUp gives the repository a webhook secret and registers the project
+// hook on the simulator, as a GitLab user would.
+func (s *stack) hookUp(integrationID string, project *gitlabsim.Project) {
+	s.t.Helper()
+	repoID := s.repositoryID(integrationID, project.PathWithNamespace)
+	r := s.api("POST", "/v1/integration-repositories/"+repoID+"/gitlab-webhook-secret", s.owner, nil)
+	if r.Status != http.StatusOK {
+		s.t.Fatalf("webhook secret: %d %s", r.Status, r.Body)
+	}
+	var out struct {
+		Secret     string `json:"webhook_secret"`
+		WebhookURL string `json:"webhook_url"`
+	}
+	r.decode(s.t, &out)
+	if _, err := s.sim.AddHook(project.ID, gitlabsim.ProjectHook{URL: out.WebhookURL, Token: out.Secret, PushEvents: true, MergeRequestsEvents: true}); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// push commits to a branch of the project and delivers the push to its
+// hooks; it returns the host's id of the delivery and the pushed sha.
+func (s *stack) push(project *gitlabsim.Project, branch string) (deliveryID, sha string) {
+	s.t.Helper()
+	results, err := s.sim.TriggerPush(context.Background(), project.ID, branch)
+	if err != nil || len(results) != 1 || results[0].Status != http.StatusOK {
+		s.t.Fatalf("push to %s: %+v, %v", project.PathWithNamespace, results, err)
+	}
+	sha, err = s.sim.BranchHead(project.ID, branch)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	r := s.api("GET", "/v1/webhook-deliveries?limit=100", s.owner, nil)
+	var out struct {
+		Deliveries []struct {
+			ID         string `json:"id"`
+			DeliveryID string `json:"delivery_id"`
+			Builds     []struct {
+				SHA string `json:"sha"`
+			} `json:"builds"`
+		} `json:"deliveries"`
+	}
+	r.decode(s.t, &out)
+	for _, d := range out.Deliveries {
+		if d.DeliveryID == results[0].DeliveryID {
+			if len(d.Builds) != 1 || d.Builds[0].SHA != sha {
+				s.t.Fatalf("delivery %s builds %+v, want one of %s", d.ID, d.Builds, sha)
+			}
+			return d.ID, sha
+		}
+	}
+	s.t.Fatalf("delivery %s not listed: %s", results[0].DeliveryID, r.Body)
+	return "", ""
+}
+
+// job is the answer of POST /v1/webhook-deliveries/{id}/jobs.
+type job struct {
+	JobID              string `json:"job_id"`
+	RunnerID           string `json:"runner_id"`
+	Token              string `json:"token"`
+	CloneURL           string `json:"clone_url"`
+	SHA                string `json:"sha"`
+	ExpiresAt          int64  `json:"expires_at"`
+	TriggerID          string `json:"trigger_id"`
+	RepositoryFullName string `json:"repository_full_name"`
+	raw                []byte
+}
+
+// newJob mints a job for a delivery's build.
+func (s *stack) newJob(deliveryID string, body any) job {
+	s.t.Helper()
+	r := s.api("POST", "/v1/webhook-deliveries/"+deliveryID+"/jobs", s.owner, body)
+	if r.Status != http.StatusCreated {
+		s.t.Fatalf("create job: %d %s", r.Status, r.Body)
+	}
+	var j job
+	r.decode(s.t, &j)
+	j.raw = r.Body
+	if j.JobID == "" || j.Token == "" || j.SHA == "" || j.ExpiresAt == 0 ||
+		!strings.HasPrefix(j.CloneURL, s.base+"/v1/runners/"+j.RunnerID+"/jobs/"+j.JobID+"/gitlab/") {
+		s.t.Fatalf("job answer %s", r.Body)
+	}
+	return j
+}
+
+// runner is a build runner's world: a work directory, a HOME of its own,
+// and an environment that holds what the job gave it and nothing of the
+// host's.
+type runner struct {
+	t   *testing.T
+	dir string
+	env []string
+}
+
+func newRunner(t *testing.T, vars ...string) *runner {
+	home := t.TempDir()
+	env := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + home, "LANG=C", "LC_ALL=C",
+		"GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1", "GIT_ASKPASS=/bin/false", "SSH_ASKPASS=/bin/false",
+	}
+	return &runner{t: t, dir: t.TempDir(), env: append(env, vars...)}
+}
+
+// gitResult is what one git command did.
+type gitResult struct {
+	out      string
+	err      error
+	duration time.Duration
+}
+
+// git runs the real git client in the runner's work directory.
+func (r *runner) git(args ...string) gitResult {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir, cmd.Env = r.dir, r.env
+	start := time.Now()
+	out, err := cmd.CombinedOutput()
+	return gitResult{out: string(out), err: err, duration: time.Since(start)}
+}
+
+// mustGit runs git and fails the test when it fails.
+func (r *runner) mustGit(args ...string) string {
+	r.t.Helper()
+	res := r.git(args...)
+	if res.err != nil {
+		r.t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), res.err, res.out)
+	}
+	return strings.TrimSpace(res.out)
+}
+
+// bearer is git's option to send the job token as a Bearer token; given
+// before the subcommand it is not written into the clone's config.
+func bearer(token string) []string {
+	return []string{"-c", "http.extraHeader=Authorization: Bearer " + token}
+}
+
+// credentialHelper is git's option to take the job token from the
+// runner's environment variable OORE_JOB_TOKEN as the Basic-auth password:
+// nothing is written into the clone's config, and when the token is refused
+// git shows the proxy's message instead of asking for a user name.
+func credentialHelper() []string {
+	return []string{"-c", `credential.helper=!f() { echo username=runner; echo "password=$OORE_JOB_TOKEN"; }; f`}
+}
+
+// filesContaining lists the files under dir whose content holds secret.
+func filesContaining(t *testing.T, dir, secret string) []string {
+	t.Helper()
+	var hits []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(raw, []byte(secret)) {
+			hits = append(hits, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hits
+}
+
+// memory reads a process's resident set size and its peak (VmRSS and
+// VmHWM, in bytes) from /proc.
+func memory(t *testing.T, pid int) (rss, peak int64) {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmRSS" && k != "VmHWM") {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if err != nil {
+			t.Fatalf("%s: %q", k, v)
+		}
+		if k == "VmRSS" {
+			rss = kb << 10
+		} else {
+			peak = kb << 10
+		}
+	}
+	if rss == 0 || peak == 0 {
+		t.Fatalf("/proc/%d/status has no VmRSS or VmHWM", pid)
+	}
+	return rss, peak
+}
+
+// resetPeak resets a process's VmHWM to its current RSS (Linux: writing 5
+// to /proc/<pid>/clear_refs), so the next peak is the one a clone causes.
+func resetPeak(t *testing.T, pid int) {
+	t.Helper()
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
+		t.Fatalf("reset the peak RSS of process %d: %v", pid, err)
+	}
+}
