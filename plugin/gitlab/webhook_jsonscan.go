@@ -331,6 +331,9 @@ func (s *jsonScanner) str(dst *string) error {
 			return err
 		}
 		if flags != 0 && (flags != strHigh || !utf8.Valid(raw)) {
+			if cap(s.scratch) < len(raw)+2*utf8.UTFMax {
+				s.scratch = make([]byte, 0, 2*len(raw)+64) // room for this string and most to come
+			}
 			s.scratch = unquoteAppend(s.scratch[:0], raw)
 			raw = s.scratch
 		}
