@@ -68,7 +68,7 @@ func (r *run) coldStart(ctx context.Context) error {
 // its handshake line, with the time its package initialisers take.
 func (r *run) coldStartParts(ctx context.Context, m *manifest.Manifest) error {
 	n := max(r.sz.coldStarts, 3)
-	var hash, keys, handshake, inits []float64
+	var hash, keys, handshake, inits, startCPU []float64
 	for range n {
 		start := time.Now()
 		if _, err := manifest.FileSHA256(m.ExecutablePath()); err != nil {
@@ -80,17 +80,24 @@ func (r *run) coldStartParts(ctx context.Context, m *manifest.Manifest) error {
 			return err
 		}
 		keys = append(keys, millis(time.Since(start)))
-		hs, initMs, err := pluginHandshake(ctx, m.ExecutablePath(), r.dir)
+		hs, cpu, initMs, err := pluginHandshake(ctx, m.ExecutablePath(), r.dir)
 		if err != nil {
 			return err
 		}
 		handshake = append(handshake, millis(hs))
+		startCPU = append(startCPU, millis(cpu))
 		inits = append(inits, initMs)
 	}
+	fi, err := os.Stat(m.ExecutablePath())
+	if err != nil {
+		return err
+	}
 	r.report.add(secColdStart,
+		Figure{Name: "machine_sha256_mb_per_s", Value: float64(fi.Size()) / (1 << 20) / (median(hash) / 1000), Unit: "MB_per_s", Label: "calibration: SHA-256 speed of this machine during the run", Note: "with SHA-NI and an idle core, expect well over 1000; lower means other load slowed every figure"},
 		Figure{Name: "cold_start_checksum_ms", Value: median(hash), Unit: "ms", Label: "part: SHA-256 of the plugin binary"},
 		Figure{Name: "cold_start_mtls_keys_ms", Value: median(keys), Unit: "ms", Label: "part: Ed25519 mTLS material (two certificates)"},
 		Figure{Name: "plugin_handshake_ms", Value: median(handshake), Unit: "ms", Label: "part: plugin process alone, exec to handshake line", Note: "no TLS, GODEBUG=inittrace=1"},
+		Figure{Name: "plugin_start_cpu_ms", Value: median(startCPU), Unit: "ms", Label: "part: CPU the plugin used up to its handshake", Note: "all threads; less sensitive to other load than wall time"},
 		Figure{Name: "plugin_init_ms", Value: median(inits), Unit: "ms", Label: "part: of which package initialisers", Note: "sum of inittrace clock times"},
 	)
 	return nil
@@ -101,8 +108,9 @@ var initLine = regexp.MustCompile(`^init \S+ @[0-9.]+ ms, ([0-9.]+) ms clock`)
 
 // pluginHandshake runs the plugin binary as go-plugin would (the magic
 // cookie, a socket directory) and returns the time until it printed its
-// handshake line and the total clock time of its package initialisers.
-func pluginHandshake(ctx context.Context, path, dir string) (time.Duration, float64, error) {
+// handshake line, the CPU time it had used by then, and the total clock
+// time of its package initialisers (ms).
+func pluginHandshake(ctx context.Context, path, dir string) (time.Duration, time.Duration, float64, error) {
 	cmd := exec.CommandContext(ctx, path)
 	cmd.Env = []string{
 		pluginkit.Handshake.MagicCookieKey + "=" + pluginkit.Handshake.MagicCookieValue,
@@ -113,15 +121,15 @@ func pluginHandshake(ctx context.Context, path, dir string) (time.Duration, floa
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return 0, 0, fmt.Errorf("start %s: %w", path, err)
+		return 0, 0, 0, fmt.Errorf("start %s: %w", path, err)
 	}
 	defer func() {
 		_ = cmd.Process.Kill()
@@ -142,13 +150,17 @@ func pluginHandshake(ctx context.Context, path, dir string) (time.Duration, floa
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	elapsed := time.Since(start)
 	if err != nil || strings.Count(line, "|") < 4 {
-		return 0, 0, fmt.Errorf("plugin %s printed no handshake (%q): %v", path, line, err)
+		return 0, 0, 0, fmt.Errorf("plugin %s printed no handshake (%q): %v", path, line, err)
+	}
+	cpu, err := processCPU(cmd.Process.Pid)
+	if err != nil {
+		return 0, 0, 0, err
 	}
 	_ = cmd.Process.Kill()
 	select {
 	case v := <-initTotal:
-		return elapsed, v, nil
+		return elapsed, cpu, v, nil
 	case <-time.After(5 * time.Second):
-		return elapsed, 0, fmt.Errorf("plugin %s: stderr did not close after kill", path)
+		return 0, 0, 0, fmt.Errorf("plugin %s: stderr did not close after kill", path)
 	}
 }
