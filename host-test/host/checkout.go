@@ -1,21 +1,18 @@
 package host
 
 import (
-	"context"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host/store"
-	scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
 )
 
 // The checkout proxy: runners fetch a job's repository through the host,
@@ -142,15 +139,6 @@ func gitFail(status int, outcome, format string, args ...any) *gitError {
 	return &gitError{status: status, outcome: outcome, msg: fmt.Sprintf(format, args...)}
 }
 
-// gitRequest is a parsed proxy request.
-type gitRequest struct {
-	runnerID, jobID, provider string
-	// fullName is the repository's path without ".git".
-	fullName string
-	// part is gitInfoRefs or gitUploadPack.
-	part string
-}
-
 // serve proxies one git request of a job's runner.
 func (p *checkoutProxy) serve(w http.ResponseWriter, r *http.Request) error {
 	metricProvider, request := "unknown", "other"
@@ -203,58 +191,6 @@ func (p *checkoutProxy) refuse(w http.ResponseWriter, r *http.Request, gr gitReq
 	}
 	w.WriteHeader(e.status)
 	_, _ = io.WriteString(w, "oore checkout: "+e.msg+"\n")
-}
-
-// parseGitRequest splits the path and allows only upload-pack: GET
-// info/refs?service=git-upload-pack and POST git-upload-pack. Pushes are
-// refused before anything else is looked at.
-func parseGitRequest(r *http.Request) (gitRequest, error) {
-	gr := gitRequest{runnerID: r.PathValue("runner_id"), jobID: r.PathValue("job_id"), provider: r.PathValue("provider")}
-	path := r.PathValue("path")
-	if len(path) > maxCheckoutPath {
-		return gr, gitFail(http.StatusNotFound, checkoutBadRequest, "no such repository path")
-	}
-	for _, part := range []string{gitInfoRefs, gitUploadPack, gitReceivePack} {
-		if rest, ok := strings.CutSuffix(path, part); ok {
-			gr.part, gr.fullName = part, strings.TrimSuffix(rest, ".git")
-			break
-		}
-	}
-	if gr.part == "" || gr.fullName == "" {
-		return gr, gitFail(http.StatusNotFound, checkoutBadRequest, "not a git smart-HTTP path: the checkout proxy serves <clone_url>/info/refs and <clone_url>/git-upload-pack")
-	}
-	service := r.URL.Query().Get("service")
-	switch {
-	case gr.part == gitReceivePack, gr.part == gitInfoRefs && service == "git-receive-pack":
-		return gr, gitFail(http.StatusForbidden, checkoutPushRefused, "pushing is not allowed: the checkout proxy only fetches (git-upload-pack)")
-	case gr.part == gitInfoRefs && r.Method != http.MethodGet, gr.part == gitUploadPack && r.Method != http.MethodPost:
-		return gr, gitFail(http.StatusMethodNotAllowed, checkoutBadRequest, "method %s is not allowed here", r.Method)
-	case gr.part == gitInfoRefs && service != "git-upload-pack":
-		return gr, gitFail(http.StatusForbidden, checkoutBadRequest, "only git's smart HTTP protocol is served: info/refs?service=git-upload-pack")
-	case gr.part == gitUploadPack && mediaType(r.Header.Get("Content-Type")) != contentTypeUploadRequest:
-		return gr, gitFail(http.StatusUnsupportedMediaType, checkoutBadRequest, "git-upload-pack requests must be %s", contentTypeUploadRequest)
-	}
-	return gr, nil
-}
-
-// mediaType is a Content-Type without its parameters, lower-cased.
-func mediaType(ct string) string {
-	t, _, _ := strings.Cut(ct, ";")
-	return strings.ToLower(strings.TrimSpace(t))
-}
-
-// jobToken reads the job token: the Basic-auth password (any user name) or
-// a Bearer token.
-func jobToken(r *http.Request) (string, bool) {
-	if _, pass, ok := r.BasicAuth(); ok {
-		return pass, pass != ""
-	}
-	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	token = strings.TrimSpace(token)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return "", false
-	}
-	return token, true
 }
 
 // authenticate finds the job the token is for and checks that it may fetch
@@ -336,6 +272,13 @@ func (p *checkoutProxy) proxy(w http.ResponseWriter, r *http.Request, gr gitRequ
 			up.Header[k] = v
 		}
 	}
+	want := contentTypeAdvertisement
+	if gr.part == gitUploadPack {
+		want = contentTypeUploadResult
+	}
+	if up.Header.Get("Accept") == "" {
+		up.Header.Set("Accept", want+", */*")
+	}
 	up.SetBasicAuth(creds.GetUsername(), creds.GetPassword())
 	resp, err := p.upstream.Do(up)
 	if err != nil {
@@ -346,10 +289,6 @@ func (p *checkoutProxy) proxy(w http.ResponseWriter, r *http.Request, gr gitRequ
 			job.Provider, job.RepositoryFullName, redact(upstreamCause(err), creds.GetPassword()))
 	}
 	defer resp.Body.Close()
-	want := contentTypeAdvertisement
-	if gr.part == gitUploadPack {
-		want = contentTypeUploadResult
-	}
 	if resp.StatusCode != http.StatusOK || mediaType(resp.Header.Get("Content-Type")) != want {
 		return upstreamFailure(resp, job, creds.GetPassword(), want)
 	}
@@ -366,106 +305,6 @@ func (p *checkoutProxy) proxy(w http.ResponseWriter, r *http.Request, gr gitRequ
 	}
 	p.h.log.Debug("checkout served", "job_id", job.ID, "runner_id", job.RunnerID, "repository", job.RepositoryFullName, "request", gr.part, "bytes", n)
 	return nil
-}
-
-// cloneCredentials asks the provider plugin for the repository's HTTPS
-// credentials through the host's connection path (OAuth tokens are refreshed
-// first when they are about to expire), and checks that the clone URL is on
-// the integration's own host, so the credentials go nowhere else.
-func (p *checkoutProxy) cloneCredentials(ctx context.Context, job store.Job) (*scmv1.GetCloneCredentialsResponse, *gitError) {
-	h := p.h
-	in, err := h.integrationOf(ctx, job.IntegrationID)
-	if err != nil {
-		return nil, fromAPIError(err)
-	}
-	pr, aerr := h.provider(job.Provider)
-	if aerr != nil {
-		return nil, fromAPIError(aerr)
-	}
-	if aerr := requireConnected(pr, in); aerr != nil {
-		return nil, fromAPIError(aerr)
-	}
-	creds, err := withConnection(ctx, h, pr, in, "GetCloneCredentials",
-		func(ctx context.Context, c scmv1.ProviderServiceClient, conn *scmv1.Connection) (*scmv1.GetCloneCredentialsResponse, error) {
-			return c.GetCloneCredentials(ctx, &scmv1.GetCloneCredentialsRequest{Connection: conn,
-				RepositoryExternalId: job.RepositoryExternalID, FullName: job.RepositoryFullName})
-		})
-	if err != nil {
-		return nil, fromAPIError(err)
-	}
-	u, err := url.Parse(creds.GetCloneUrl())
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.User != nil || u.RawQuery != "" || origin(u) != in.HostURL {
-		h.log.Error("checkout: the plugin's clone URL is not on the integration's host; not used", "provider", job.Provider,
-			"integration_id", in.ID, "repository", job.RepositoryFullName)
-		return nil, gitFail(http.StatusBadGateway, checkoutNoCredentials, "the %s plugin gave a clone URL outside the integration's host", job.Provider)
-	}
-	return creds, nil
-}
-
-// fromAPIError turns an API error met while getting credentials into an
-// answer for git: 502 (the runner can do nothing about it) unless the host
-// itself is unavailable.
-func fromAPIError(err error) *gitError {
-	ae := asAPIError("get clone credentials", err)
-	status := http.StatusBadGateway
-	if ae.Status == http.StatusServiceUnavailable || ae.Status == http.StatusGatewayTimeout || ae.Status == http.StatusInternalServerError {
-		status = ae.Status
-	}
-	msg := ae.Message
-	if ae.Code != "" && ae.Code != codeInternal {
-		msg += " (" + ae.Code + ")"
-	}
-	return &gitError{status: status, outcome: checkoutNoCredentials, msg: msg}
-}
-
-// upstreamFailure explains an SCM host's refusal to git. It is always a 502:
-// the runner's own token was fine; the host's credentials or the SCM host
-// are not. A 401 from the SCM host is never passed on as a 401 (git would
-// think its job token wrong).
-func upstreamFailure(resp *http.Response, job store.Job, password, want string) *gitError {
-	detail := ""
-	if mediaType(resp.Header.Get("Content-Type")) == "text/plain" {
-		raw, _ := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamMessage))
-		detail = strings.Join(strings.Fields(redact(string(raw), password)), " ")
-	}
-	if detail != "" {
-		detail = ": " + detail
-	}
-	where := "repository " + job.RepositoryFullName
-	switch {
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return gitFail(http.StatusBadGateway, checkoutUpstreamRefused,
-			"%s refused the integration's credentials for %s (HTTP %d)%s; check or replace the integration's token (POST /v1/integrations/%s/%s-token/check), or reconnect it",
-			job.Provider, where, resp.StatusCode, detail, job.IntegrationID, job.Provider)
-	case resp.StatusCode == http.StatusNotFound:
-		return gitFail(http.StatusBadGateway, checkoutUpstreamRefused, "%s answered that %s does not exist or is not visible to the integration (HTTP 404)%s",
-			job.Provider, where, detail)
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return gitFail(http.StatusBadGateway, checkoutUpstreamError, "%s answered a redirect (HTTP %d) for %s; the checkout proxy does not follow redirects",
-			job.Provider, resp.StatusCode, where)
-	case resp.StatusCode == http.StatusOK:
-		return gitFail(http.StatusBadGateway, checkoutUpstreamError, "%s answered %q for %s, not %s", job.Provider,
-			mediaType(resp.Header.Get("Content-Type")), where, want)
-	}
-	return gitFail(http.StatusBadGateway, checkoutUpstreamError, "%s answered HTTP %d for %s%s", job.Provider, resp.StatusCode, where, detail)
-}
-
-// upstreamCause is a transport error without the request URL (url.Error
-// repeats it; the runner knows its own).
-func upstreamCause(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return ue.Err.Error()
-	}
-	return err.Error()
-}
-
-// redact removes a secret from a text that is shown or logged.
-func redact(s, secret string) string {
-	if secret == "" {
-		return s
-	}
-	return strings.ReplaceAll(s, secret, "[redacted]")
 }
 
 // flushWriter flushes after every write, so git sees progress and packets

@@ -42,6 +42,12 @@ func (p *cloneOnlyProvider) GetCloneCredentials(_ context.Context, req *scmv1.Ge
 	return &scmv1.GetCloneCredentialsResponse{CloneUrl: p.cloneURL, Username: "oauth2", Password: p.password}, nil
 }
 
+func (p *cloneOnlyProvider) callCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls
+}
+
 func (p *cloneOnlyProvider) setCloneURL(u string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

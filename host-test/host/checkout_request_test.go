@@ -1,0 +1,87 @@
+package host
+
+import (
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestParseGitRequest(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		method, path, query, contentType string
+		wantName, wantPart               string
+		wantStatus                       int
+	}{
+		"info/refs":               {method: "GET", path: "group/app.git/info/refs", query: "service=git-upload-pack", wantName: "group/app", wantPart: gitInfoRefs},
+		"nested, no .git":         {method: "GET", path: "a/b/c/info/refs", query: "service=git-upload-pack", wantName: "a/b/c", wantPart: gitInfoRefs},
+		"upload-pack":             {method: "POST", path: "group/app.git/git-upload-pack", contentType: contentTypeUploadRequest + "; charset=x", wantName: "group/app", wantPart: gitUploadPack},
+		"receive-pack refs":       {method: "GET", path: "group/app.git/info/refs", query: "service=git-receive-pack", wantStatus: http.StatusForbidden},
+		"receive-pack":            {method: "POST", path: "group/app.git/git-receive-pack", contentType: "application/x-git-receive-pack-request", wantStatus: http.StatusForbidden},
+		"receive-pack by GET":     {method: "GET", path: "group/app.git/git-receive-pack", wantStatus: http.StatusForbidden},
+		"dumb":                    {method: "GET", path: "group/app.git/info/refs", wantStatus: http.StatusForbidden},
+		"upload-archive":          {method: "GET", path: "group/app.git/info/refs", query: "service=git-upload-archive", wantStatus: http.StatusForbidden},
+		"upload-pack by GET":      {method: "GET", path: "group/app.git/git-upload-pack", wantStatus: http.StatusMethodNotAllowed},
+		"upload-pack as JSON":     {method: "POST", path: "group/app.git/git-upload-pack", contentType: "application/json", wantStatus: http.StatusUnsupportedMediaType},
+		"refs by DELETE":          {method: "DELETE", path: "group/app.git/info/refs", query: "service=git-upload-pack", wantStatus: http.StatusMethodNotAllowed},
+		"object file":             {method: "GET", path: "group/app.git/objects/info/packs", wantStatus: http.StatusNotFound},
+		"no repository":           {method: "GET", path: ".git/info/refs", query: "service=git-upload-pack", wantStatus: http.StatusNotFound},
+		"too long":                {method: "GET", path: strings.Repeat("a/", maxCheckoutPath) + "x.git/info/refs", query: "service=git-upload-pack", wantStatus: http.StatusNotFound},
+		"info/refs without slash": {method: "GET", path: "info/refs", query: "service=git-upload-pack", wantStatus: http.StatusNotFound},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(tc.method, "/x?"+tc.query, nil)
+			r.SetPathValue("path", tc.path)
+			if tc.contentType != "" {
+				r.Header.Set("Content-Type", tc.contentType)
+			}
+			gr, err := parseGitRequest(r)
+			if tc.wantStatus != 0 {
+				ge, ok := err.(*gitError)
+				if !ok || ge.status != tc.wantStatus {
+					t.Fatalf("err = %v, want status %d", err, tc.wantStatus)
+				}
+				return
+			}
+			if err != nil || gr.fullName != tc.wantName || gr.part != tc.wantPart {
+				t.Fatalf("got %+v, %v; want %s %s", gr, err, tc.wantName, tc.wantPart)
+			}
+		})
+	}
+}
+
+func TestJobToken(t *testing.T) {
+	t.Parallel()
+	basic := func(userpass string) string { return "Basic " + base64.StdEncoding.EncodeToString([]byte(userpass)) }
+	tests := map[string]struct {
+		header string
+		want   string
+		ok     bool
+	}{
+		"bearer":              {"Bearer oore_job_abc", "oore_job_abc", true},
+		"bearer, lower case":  {"bearer oore_job_abc", "oore_job_abc", true},
+		"basic, any user":     {basic("x-token:oore_job_abc"), "oore_job_abc", true},
+		"basic, empty user":   {basic(":oore_job_abc"), "oore_job_abc", true},
+		"basic, no password":  {basic("oore_job_abc:"), "", false},
+		"empty bearer":        {"Bearer ", "", false},
+		"unknown scheme":      {"Token oore_job_abc", "", false},
+		"no header":           {"", "", false},
+		"basic, not base64":   {"Basic !!!", "", false},
+		"bearer, padded":      {"Bearer   oore_job_abc  ", "oore_job_abc", true},
+		"basic, colon inside": {basic("u:pa:ss"), "pa:ss", true},
+	}
+	for name, tc := range tests {
+		r := httptest.NewRequest("GET", "/", nil)
+		if tc.header != "" {
+			r.Header.Set("Authorization", tc.header)
+		}
+		got, ok := jobToken(r)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%s: jobToken = %q, %v; want %q, %v", name, got, ok, tc.want, tc.ok)
+		}
+	}
+}
