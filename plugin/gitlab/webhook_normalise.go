@@ -162,15 +162,99 @@ func idString(id int64) string {
 
 // unixTime reads an RFC 3339 timestamp as encoding/json reads a time.Time;
 // 0 when it is missing or malformed (one bad commit date builds anyway).
+// GitLab's own form, "2006-01-02T15:04:05+07:00" or "...Z", is read
+// directly; anything else goes through time.Time.UnmarshalText.
 func unixTime(s string) int64 {
 	if s == "" {
 		return 0
+	}
+	if sec, ok := plainRFC3339(s); ok {
+		return sec
 	}
 	var t time.Time
 	if err := t.UnmarshalText([]byte(s)); err != nil {
 		return 0
 	}
 	return t.Unix()
+}
+
+// plainRFC3339 reads "YYYY-MM-DDTHH:MM:SS" followed by "Z" or "±hh:mm",
+// without fractions, and only when every field is in range: exactly the
+// strings time's strict RFC 3339 parser accepts in this shape. ok is false
+// for every other string.
+func plainRFC3339(s string) (sec int64, ok bool) {
+	if len(s) != len("2006-01-02T15:04:05Z") && len(s) != len("2006-01-02T15:04:05+07:00") {
+		return 0, false
+	}
+	if s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return 0, false
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range []byte(s[i : i+n]) {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(0, 4), num(5, 2), num(8, 2)
+	hour, minute, second := num(11, 2), num(14, 2), num(17, 2)
+	if year < 1 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 {
+		return 0, false
+	}
+	offset := 0
+	switch {
+	case len(s) == 20 && s[19] == 'Z':
+	case len(s) == 25 && (s[19] == '+' || s[19] == '-') && s[22] == ':':
+		oh, om := num(20, 2), num(23, 2)
+		if oh < 0 || oh > 23 || om < 0 || om > 59 {
+			return 0, false
+		}
+		offset = oh*3600 + om*60
+		if s[19] == '-' {
+			offset = -offset
+		}
+	default:
+		return 0, false
+	}
+	return daysSinceEpoch(year, month, day)*86400 + int64(hour*3600+minute*60+second-offset), true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	default:
+		return 31
+	}
+}
+
+// daysSinceEpoch is the number of days from 1970-01-01 to a proleptic
+// Gregorian date (Howard Hinnant's days_from_civil).
+func daysSinceEpoch(year, month, day int) int64 {
+	y := int64(year)
+	if month <= 2 {
+		y--
+	}
+	era := y / 400 // year >= 1 makes y >= 0: no floor correction needed
+	yoe := y - era*400
+	m := int64(month)
+	if m > 2 {
+		m -= 3
+	} else {
+		m += 9
+	}
+	doy := (153*m+2)/5 + int64(day) - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
 }
 
 // asksToSkipCI reports whether a commit message or title asks to skip CI the
