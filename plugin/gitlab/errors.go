@@ -299,7 +299,8 @@ func (c *connection) transportFailure(ctx context.Context, op string, err error)
 	}
 	var jerr *json.SyntaxError
 	var terr *json.UnmarshalTypeError
-	if errors.As(err, &jerr) || errors.As(err, &terr) {
+	var serr *jsonError
+	if errors.As(err, &jerr) || errors.As(err, &terr) || errors.As(err, &serr) {
 		return scmerr.New(codes.FailedPrecondition, scmerr.ReasonProviderAPIError,
 			fmt.Sprintf("%s: the answer is not GitLab's API (%v); check that %s is a GitLab address", where, err, c.origin))
 	}

@@ -1,6 +1,7 @@
 package gitlab
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -148,22 +149,22 @@ var minAccessLevels = map[scmv1.AccessLevel]gl.AccessLevelValue{
 
 // accessLevel maps a GitLab access level to the contract's: Guest, Planner
 // and Reporter read; Developer writes; Maintainer maintains; Owner administers.
-func accessLevel(level int) scmv1.AccessLevel {
+func accessLevel(level int64) scmv1.AccessLevel {
 	switch {
-	case level >= int(gl.OwnerPermissions):
+	case level >= int64(gl.OwnerPermissions):
 		return scmv1.AccessLevel_ACCESS_LEVEL_ADMIN
-	case level >= int(gl.MaintainerPermissions):
+	case level >= int64(gl.MaintainerPermissions):
 		return scmv1.AccessLevel_ACCESS_LEVEL_MAINTAIN
-	case level >= int(gl.DeveloperPermissions):
+	case level >= int64(gl.DeveloperPermissions):
 		return scmv1.AccessLevel_ACCESS_LEVEL_WRITE
-	case level >= int(gl.GuestPermissions):
+	case level >= int64(gl.GuestPermissions):
 		return scmv1.AccessLevel_ACCESS_LEVEL_READ
 	}
 	return scmv1.AccessLevel_ACCESS_LEVEL_UNSPECIFIED
 }
 
-// glProject is the part of GitLab's project entity a repository needs.
-// Decoding only these fields keeps large listings cheap.
+// glProject is the part of GitLab's project entity a repository needs
+// (decodeProjects fills it; the json tags say where each field comes from).
 type glProject struct {
 	ID                int64  `json:"id"`
 	Name              string `json:"name"`
@@ -180,13 +181,14 @@ type glProject struct {
 	Archived       bool       `json:"archived"`
 	LastActivityAt *time.Time `json:"last_activity_at"`
 	Permissions    struct {
-		ProjectAccess *struct {
-			AccessLevel int `json:"access_level"`
-		} `json:"project_access"`
-		GroupAccess *struct {
-			AccessLevel int `json:"access_level"`
-		} `json:"group_access"`
+		ProjectAccess *glAccess `json:"project_access"`
+		GroupAccess   *glAccess `json:"group_access"`
 	} `json:"permissions"`
+}
+
+// glAccess is an access level of GitLab's permissions entity.
+type glAccess struct {
+	AccessLevel int64 `json:"access_level"`
 }
 
 // repository maps a project. private is visibility != "public": an
@@ -196,7 +198,7 @@ type glProject struct {
 // the project's and the group's; when GitLab sends neither, the listing's
 // min_access_level is the known lower bound.
 func (g *glProject) repository(floor gl.AccessLevelValue) *scmv1.Repository {
-	level := int(floor)
+	level := int64(floor)
 	if pa := g.Permissions.ProjectAccess; pa != nil && pa.AccessLevel > 0 {
 		level = pa.AccessLevel
 	}
@@ -320,15 +322,184 @@ type fetched struct {
 }
 
 // fetch GETs one page of projects with request options (page, keyset link).
+// client-go sends the request and checks the answer; the body is decoded
+// by decodeProjects.
 func (l *lister) fetch(ctx context.Context, opt *gl.ListProjectsOptions, extra ...gl.RequestOptionFunc) fetched {
 	reqOpts := append([]gl.RequestOptionFunc{gl.WithContext(ctx)}, extra...)
 	req, err := l.c.api.NewRequest(http.MethodGet, "projects", opt, reqOpts)
 	if err != nil {
 		return fetched{err: err}
 	}
-	var projects []glProject
-	resp, err := l.c.api.Do(req, &projects)
+	var body bytes.Buffer
+	resp, err := l.c.api.Do(req, &body)
+	if err != nil {
+		return fetched{resp: resp, err: err}
+	}
+	projects, err := decodeProjects(body.Bytes())
 	return fetched{projects: projects, resp: resp, err: err}
+}
+
+// decodeProjects reads a GET /projects answer, a JSON array of GitLab's
+// project entity, keeping only the fields of glProject. It reads the page
+// in one pass with the package's JSON scanner (webhook_jsonscan.go) and
+// skips the rest of each project without building it: on large listings
+// encoding/json spent more CPU here than the whole rest of the plugin.
+// It answers what json.Unmarshal into []glProject answers
+// (FuzzDecodeProjects holds it to that).
+func decodeProjects(data []byte) ([]glProject, error) {
+	var s jsonScanner
+	s.init(data, len(data)/4)
+	s.ws()
+	var out []glProject
+	switch s.peek() {
+	case '[':
+		out = make([]glProject, 0, defaultPerPage)
+		if _, err := s.array(func(int) error {
+			out = append(out, glProject{})
+			return s.objectOrNull(out[len(out)-1].member(&s))
+		}); err != nil {
+			return nil, err
+		}
+	case 'n':
+		if err := s.literal("null"); err != nil {
+			return nil, err
+		}
+	default:
+		if err := s.wrongType("a list of projects"); err != nil {
+			return nil, err
+		}
+	}
+	s.ws()
+	if s.pos < len(s.data) {
+		return nil, s.syntaxError("invalid character after top-level value")
+	}
+	return out, nil
+}
+
+// Field names of the project entity that decodeProjects reads.
+var (
+	projectFields     = []string{"id", "name", "path", "path_with_namespace", "default_branch", "visibility", "http_url_to_repo", "web_url", "avatar_url", "archived", "last_activity_at", "namespace", "permissions"}
+	namespaceFields   = []string{"full_path"}
+	permissionsFields = []string{"project_access", "group_access"}
+	accessFields      = []string{"access_level"}
+)
+
+// matchKey finds an object key among names with encoding/json's rule: the
+// exact name first, then the case-folded one. It returns "" for no match.
+func matchKey(key []byte, names []string) string {
+	for _, n := range names {
+		if string(key) == n {
+			return n
+		}
+	}
+	if folded, ok := foldKey(key); ok {
+		for _, n := range names {
+			if string(folded) == n {
+				return n
+			}
+		}
+	}
+	return ""
+}
+
+// member decodes one member of a project object.
+func (g *glProject) member(s *jsonScanner) func(key []byte) error {
+	return func(key []byte) error {
+		switch matchKey(key, projectFields) {
+		case "id":
+			return s.int(&g.ID)
+		case "name":
+			return s.str(&g.Name)
+		case "path":
+			return s.str(&g.Path)
+		case "path_with_namespace":
+			return s.str(&g.PathWithNamespace)
+		case "default_branch":
+			return s.str(&g.DefaultBranch)
+		case "visibility":
+			return s.str(&g.Visibility)
+		case "http_url_to_repo":
+			return s.str(&g.HTTPURLToRepo)
+		case "web_url":
+			return s.str(&g.WebURL)
+		case "avatar_url":
+			return s.str(&g.AvatarURL)
+		case "archived":
+			return s.boolean(&g.Archived)
+		case "last_activity_at":
+			return s.timestamp(&g.LastActivityAt)
+		case "namespace":
+			return s.objectOrNull(func(key []byte) error {
+				if matchKey(key, namespaceFields) != "" {
+					return s.str(&g.Namespace.FullPath)
+				}
+				return s.skip()
+			})
+		case "permissions":
+			return s.objectOrNull(func(key []byte) error {
+				switch matchKey(key, permissionsFields) {
+				case "project_access":
+					return s.accessLevel(&g.Permissions.ProjectAccess)
+				case "group_access":
+					return s.accessLevel(&g.Permissions.GroupAccess)
+				}
+				return s.skip()
+			})
+		}
+		return s.skip()
+	}
+}
+
+// timestamp decodes a time (or null, which sets nil, as for any pointer)
+// with time.Time's own UnmarshalJSON, as encoding/json does.
+func (s *jsonScanner) timestamp(dst **time.Time) error {
+	switch s.peek() {
+	case 'n':
+		if err := s.literal("null"); err != nil {
+			return err
+		}
+		*dst = nil
+		return nil
+	case '"':
+		start := s.pos
+		if _, _, err := s.scanString(); err != nil {
+			return err
+		}
+		t := new(time.Time)
+		if err := t.UnmarshalJSON(s.data[start:s.pos]); err != nil {
+			return &jsonError{offset: start, msg: "a timestamp that is not RFC 3339"}
+		}
+		*dst = t
+		return nil
+	default:
+		return s.wrongType("a timestamp")
+	}
+}
+
+// accessLevel decodes {"access_level": n, ...} into *dst, reusing a value
+// already there; null sets nil.
+func (s *jsonScanner) accessLevel(dst **glAccess) error {
+	if s.peek() == 'n' {
+		if err := s.literal("null"); err != nil {
+			return err
+		}
+		*dst = nil
+		return nil
+	}
+	if s.peek() != '{' {
+		return s.wrongType("an object")
+	}
+	a := *dst
+	if a == nil {
+		a = &glAccess{}
+		*dst = a
+	}
+	return s.object(func(key []byte) error {
+		if matchKey(key, accessFields) != "" {
+			return s.int(&a.AccessLevel)
+		}
+		return s.skip()
+	})
 }
 
 // send passes a page to the stream, skipping projects already sent. It
