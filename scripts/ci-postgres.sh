@@ -85,8 +85,31 @@ if [ -z "$bin" ]; then
   [ -n "$bin" ] || { log "PostgreSQL installed but initdb not found"; exit 1; }
 fi
 
+start_server() {
+  log "starting PostgreSQL ($("$bin/postgres" --version)) on 127.0.0.1:${port}"
+  as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >&2 ||
+    { log "start failed; the server's log:"; tail -n 30 "$dir/server.log" >&2 || true; exit 1; }
+}
+
+# ready waits up to $1 half-seconds for the server to accept connections.
+ready() {
+  for _ in $(seq 1 "$1"); do
+    if "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  return 1
+}
+
 if as_owner "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
   log "reusing the cluster running in $dir"
+  if ! ready 10; then
+    # A server that was killed can look alive for a moment: start it again.
+    log "it does not answer; restarting it"
+    as_owner "$bin/pg_ctl" -D "$dir" -m immediate -w stop >&2 || true
+    start_server
+  fi
 else
   if [ ! -f "$dir/PG_VERSION" ]; then
     log "creating a test cluster in $dir"
@@ -110,17 +133,12 @@ max_connections = 300
 fsync = off
 EOF
   fi
-  log "starting PostgreSQL ($("$bin/postgres" --version)) on 127.0.0.1:${port}"
-  as_owner "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 start >&2 ||
-    { log "start failed; the server's log:"; tail -n 30 "$dir/server.log" >&2 || true; exit 1; }
+  start_server
 fi
 
-for _ in $(seq 1 60); do
-  if "$bin/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres; then
-    echo "$url"
-    exit 0
-  fi
-  sleep 0.5
-done
+if ready 120; then
+  echo "$url"
+  exit 0
+fi
 log "PostgreSQL did not answer on 127.0.0.1:${port}"
 exit 1
