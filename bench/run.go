@@ -68,8 +68,8 @@ func (c Config) sizes() sizes {
 		}
 	}
 	return sizes{
-		seq:          sampler{warmup: 300, rounds: 15, batch: 200},
-		p8:           sampler{warmup: 400, rounds: 9, batch: 100},
+		seq:          sampler{warmup: 300, rounds: 100, batch: 30},
+		p8:           sampler{warmup: 400, rounds: 30, batch: 30},
 		concurrency:  8,
 		coldStarts:   15,
 		rssCalls:     10000,

@@ -8,10 +8,12 @@ import (
 )
 
 // sampler times operations the way every figure of a run is timed: a
-// warm-up, then rounds; each round times a batch of calls and keeps the mean
-// per call; the figure is the median over rounds. Operations measured
-// against each other run interleaved, round by round, so drift on the
-// machine (another process, frequency scaling) touches both alike.
+// warm-up, then rounds; each round times a short batch of calls and keeps
+// the mean per call; the figure is the median over rounds. Operations
+// measured against each other run interleaved, round by round, in batches
+// of a few milliseconds, so a burst of other work on the machine touches
+// all of them alike. Garbage collection runs when it would: a path that
+// allocates more pays for it.
 type sampler struct {
 	warmup int // calls before timing, per operation
 	rounds int
@@ -42,9 +44,9 @@ func (s sampler) sequentialCPU(ops []op, meters []cpuMeter) (wall, cpu [][]float
 	}
 	wall = make([][]float64, len(ops))
 	cpu = make([][]float64, len(ops))
+	runtime.GC() // the warm-up's garbage is nobody's
 	for range s.rounds {
 		for i, o := range ops {
-			runtime.GC() // every round starts from the same heap
 			var c0 time.Duration
 			if meters != nil {
 				if c0, err = meters[i].read(); err != nil {
@@ -109,9 +111,9 @@ func (s sampler) concurrent(n int, ops ...op) ([][]concurrentRound, error) {
 			return nil, fmt.Errorf("warm-up of operation %d: %w", i, err)
 		}
 	}
+	runtime.GC()
 	for range s.rounds {
 		for i, o := range ops {
-			runtime.GC()
 			elapsed, err := run(o, s.batch)
 			if err != nil {
 				return nil, fmt.Errorf("operation %d with %d callers: %w", i, n, err)
