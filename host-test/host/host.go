@@ -155,9 +155,14 @@ func (h *Host) routes() http.Handler {
 		add("POST /v1/integration-repositories/{id}/"+name+"-webhook-secret", manage, h.rotateWebhookSecret(name))
 		add("POST /v1/integrations/{id}/"+name+"-token/check", manage, h.checkToken(name))
 		add("PUT /v1/integrations/{id}/"+name+"-token", manage, h.replaceToken(name))
+		if h.servesProjectWebhooks(name) { // added by the reference host (projecthooks.go)
+			add("POST /v1/integration-repositories/{id}/"+name+"-webhook", manage, h.registerProjectWebhook(name))
+			add("DELETE /v1/integration-repositories/{id}/"+name+"-webhook", manage, h.removeProjectWebhook(name))
+		}
 	}
 	add("POST /v1/webhooks/{provider}", public, h.receiveWebhook)
 	add("GET /v1/webhook-deliveries", read, h.listDeliveries)
+	add("POST /v1/webhook-deliveries/{id}/status", manage, h.setCommitStatus)
 	add("POST /v1/webhook-deliveries/{id}/jobs", manage, h.createJob)
 	add(checkoutRoute, public, newCheckoutProxy(h).serve)
 	add("/", public, func(w http.ResponseWriter, r *http.Request) error {

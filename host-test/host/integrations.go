@@ -184,8 +184,9 @@ func (h *Host) getIntegration(w http.ResponseWriter, r *http.Request) error {
 }
 
 // deleteIntegration removes an integration. Credentials and webhook secrets
-// go with it (so its repositories' webhooks get 401); an OAuth grant is then
-// revoked at the provider, best effort. 409 while a build runs.
+// go with it (so its repositories' webhooks get 401); the project webhooks
+// the host registered are then removed and an OAuth grant revoked at the
+// provider, best effort. 409 while a build runs.
 func (h *Host) deleteIntegration(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	in, err := h.integrationOf(ctx, r.PathValue("id"))
@@ -204,10 +205,11 @@ func (h *Host) deleteIntegration(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.audit(ctx, "integration.delete", in.ID, in.Provider+" "+in.HostURL)
 	h.log.Info("integration deleted", "integration_id", in.ID, "provider", in.Provider)
+	hooks := h.removeIntegrationProjectHooks(ctx, in, &creds, credErr) // before the revoke, which ends the grant
 	if in.AuthMode == "oauth_app" && credErr == nil && (creds.AccessToken != "" || creds.RefreshToken != "") {
 		h.revoke(ctx, in, creds)
 	}
-	writeJSON(w, http.StatusOK, okResponse{OK: true})
+	writeJSON(w, http.StatusOK, deleteIntegrationResponse{okResponse{OK: true}, hooks})
 	return nil
 }
 
