@@ -87,7 +87,7 @@ type upstreamRequest struct {
 // proxyHarness is a host with one integration (its host URL the upstream's
 // origin), one synced repository "group/app" and deliveries.
 type proxyHarness struct {
-	t        *testing.T
+	t        testing.TB
 	h        *Host
 	st       *store.SQL
 	srv      *httptest.Server
@@ -105,7 +105,7 @@ type proxyHarness struct {
 
 const upstreamPassword = "glpat-upstream-secret-123"
 
-func newProxyHarness(t *testing.T, capabilities ...string) *proxyHarness {
+func newProxyHarness(t testing.TB, capabilities ...string) *proxyHarness {
 	t.Helper()
 	if capabilities == nil {
 		capabilities = []string{"clone_credentials"}

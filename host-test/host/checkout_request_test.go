@@ -85,3 +85,59 @@ func TestJobToken(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseGitRequest: whatever a runner sends, only upload-pack passes, by
+// its one method each, and never a push.
+func FuzzParseGitRequest(f *testing.F) {
+	f.Add("GET", "group/app.git/info/refs", "service=git-upload-pack", "")
+	f.Add("POST", "group/app.git/git-upload-pack", "", contentTypeUploadRequest)
+	f.Add("POST", "group/app.git/git-receive-pack", "", "application/x-git-receive-pack-request")
+	f.Add("GET", "a/info/refs/info/refs", "service=git-receive-pack&service=git-upload-pack", "")
+	f.Fuzz(func(t *testing.T, method, path, query, contentType string) {
+		r, err := http.NewRequest("GET", "http://h/x", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Method = method
+		r.URL.RawQuery = query
+		r.SetPathValue("path", path)
+		r.Header.Set("Content-Type", contentType)
+		gr, perr := parseGitRequest(r)
+		if perr != nil {
+			if _, ok := perr.(*gitError); !ok {
+				t.Fatalf("error %T is not a git answer", perr)
+			}
+			return
+		}
+		switch {
+		case gr.fullName == "":
+			t.Fatal("accepted a path without a repository")
+		case gr.part == gitInfoRefs && (method != http.MethodGet || r.URL.Query().Get("service") != "git-upload-pack"):
+			t.Fatalf("accepted info/refs by %s with %q", method, query)
+		case gr.part == gitUploadPack && (method != http.MethodPost || mediaType(contentType) != contentTypeUploadRequest):
+			t.Fatalf("accepted upload-pack by %s as %q", method, contentType)
+		case gr.part != gitInfoRefs && gr.part != gitUploadPack:
+			t.Fatalf("accepted %q", gr.part)
+		case !strings.HasSuffix(path, gr.part) || strings.Contains(gr.part, "receive"):
+			t.Fatalf("path %q parsed as %+v", path, gr)
+		}
+	})
+}
+
+// FuzzJobToken: any Authorization header yields a non-empty token or none.
+func FuzzJobToken(f *testing.F) {
+	f.Add("Bearer oore_job_abc")
+	f.Add("Basic eDpvb3JlX2pvYl9hYmM=")
+	f.Add("Basic Og==")
+	f.Fuzz(func(t *testing.T, header string) {
+		r, err := http.NewRequest("GET", "http://h/x", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Header.Set("Authorization", header)
+		tok, ok := jobToken(r)
+		if ok != (tok != "") {
+			t.Fatalf("jobToken(%q) = %q, %v", header, tok, ok)
+		}
+	})
+}
