@@ -1,7 +1,6 @@
 # Oore GitLab SCM provider. `make run` starts the demo, `make test` runs everything.
 SHELL := /bin/bash
 GO ?= go
-export CGO_ENABLED ?= 0
 
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
@@ -11,7 +10,7 @@ BUF := tools/node_modules/.bin/buf
 DIST := dist
 PLUGIN_DIR := $(DIST)/plugins/gitlab
 
-.PHONY: all build test test-go test-browser lint fmt-check vet staticcheck proto proto-lint proto-check deps deps-apt deps-browser deps-postgres tools run bench conformance fuzz clean
+.PHONY: all build test test-go test-browser fuzz-smoke lint fmt-check vet staticcheck proto proto-lint proto-check deps deps-apt deps-browser deps-postgres tools run bench conformance fuzz clean
 
 all: build
 
@@ -47,8 +46,8 @@ $(TOOLS_BIN)/staticcheck:
 ## build: the plugin and its sealed manifest in dist/plugins/gitlab, the host, the simulator and the demo driver in dist/bin
 build:
 	@mkdir -p $(PLUGIN_DIR) $(DIST)/bin
-	$(GO) build -trimpath -o $(PLUGIN_DIR)/oore-scm-gitlab .
-	$(GO) build -trimpath -o $(DIST)/bin/ ./shared/cmd/oore-manifest ./host-test/cmd/oore-host ./host-test/cmd/oore-gitlab-sim ./host-test/cmd/oore-run ./host-test/cmd/oore-conformance
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(PLUGIN_DIR)/oore-scm-gitlab .
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(DIST)/bin/ ./shared/cmd/oore-manifest ./host-test/cmd/oore-host ./host-test/cmd/oore-gitlab-sim ./host-test/cmd/oore-run ./host-test/cmd/oore-conformance
 	$(DIST)/bin/oore-manifest seal manifests/gitlab.json $(PLUGIN_DIR)/oore-scm-gitlab $(PLUGIN_DIR)/manifest.json
 
 ## proto: regenerate shared/gen from shared/proto
@@ -76,8 +75,8 @@ staticcheck: $(TOOLS_BIN)/staticcheck
 
 lint: fmt-check vet staticcheck proto-lint
 
-## test: everything (lint, generated-code drift, unit, integration, e2e, browser, all with -race)
-test: deps tools lint proto-check build test-go test-browser
+## test: everything (lint, generated-code drift, unit, integration, e2e, browser, all with -race; fuzz targets briefly)
+test: deps tools lint proto-check build test-go test-browser fuzz-smoke
 
 # The multi-host tests find PostgreSQL through OORE_TEST_POSTGRES_URL (started by deps-postgres).
 test-go:
@@ -87,6 +86,26 @@ test-go:
 ## test-browser: the Settings > Integrations pages in real headless Chromium
 test-browser:
 	$(GO) test -race -count=1 -timeout 6m -tags browser ./host-test/e2e/browser/
+
+# Fuzz targets for everything that reads bytes from the network: package:Target.
+FUZZ_TARGETS := ./plugin/gitlab:FuzzIdentifyWebhook ./plugin/gitlab:FuzzVerifyWebhook \
+	./plugin/gitlab:FuzzLeanDecoderMatchesEncodingJSON ./plugin/gitlab:FuzzDecodeProjects \
+	./plugin/gitlab:FuzzPlainRFC3339MatchesTime ./host-test/host:FuzzParseGitRequest ./host-test/host:FuzzJobToken
+FUZZTIME ?= 60s
+
+## fuzz-smoke: every fuzz target for a few seconds (part of make test)
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=4s
+
+## fuzz: every fuzz target for FUZZTIME (default 60s each)
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; done
+
+## bench: performance figures, each as a ratio against a baseline measured in the same run
+bench: build
+	$(GO) run ./bench/cmd/oore-bench
 
 ## run: the GitLab simulator and the reference host with the GitLab plugin, and a walkthrough
 run: build
