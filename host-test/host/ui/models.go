@@ -93,7 +93,7 @@ type webhookSecretResponse struct {
 // projectWebhookResponse is the host's answer to an automatic registration.
 type projectWebhookResponse struct {
 	HookID  string `json:"hook_id"`
-	URL     string `json:"url"`
+	URL     string `json:"webhook_url"`
 	Created bool   `json:"created"`
 }
 
