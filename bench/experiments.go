@@ -26,7 +26,68 @@ func (r *run) experiments(ctx context.Context) error {
 	if err := r.experimentListGOMAXPROCS(ctx); err != nil {
 		return err
 	}
-	return r.experimentStripped(ctx)
+	if err := r.experimentStripped(ctx); err != nil {
+		return err
+	}
+	if r.cfg.ComparePluginDir != "" {
+		return r.experimentVariant(ctx)
+	}
+	return nil
+}
+
+// experimentVariant times the webhook path of another build of the plugin
+// (Config.ComparePluginDir) interleaved with the one measured everywhere
+// else: how a proposed change to the plugin is measured.
+func (r *run) experimentVariant(ctx context.Context) error {
+	m, err := manifest.Load(filepath.Join(r.cfg.ComparePluginDir, manifest.FileName))
+	if err != nil {
+		return fmt.Errorf("the plugin to compare: %w", err)
+	}
+	variantBins := *r.bins
+	variantBins.plugin = m
+	shipped, err := startWebhookRig(ctx, r.bins, r.dir, r.cfg.PluginEnv, nil, nil)
+	if err != nil {
+		return err
+	}
+	defer shipped.close()
+	variant, err := startWebhookRig(ctx, &variantBins, r.dir, r.cfg.PluginEnv, nil, nil)
+	if err != nil {
+		return err
+	}
+	defer variant.close()
+	a, err := shipped.paths(ctx, 20)
+	if err != nil {
+		return err
+	}
+	b, err := variant.paths(ctx, 20)
+	if err != nil {
+		return fmt.Errorf("the plugin to compare: %w", err)
+	}
+	pick := func(w *webhookPaths) op {
+		if w.session != nil {
+			return w.session
+		}
+		return w.unary
+	}
+	seq, err := r.sz.seq.sequential(pick(a), pick(b), a.floor, a.inproc, b.inproc)
+	if err != nil {
+		return err
+	}
+	conc, err := r.sz.p8.concurrent(r.sz.concurrency, pick(a), pick(b))
+	if err != nil {
+		return err
+	}
+	rtt := median(seq[2])
+	note := "variant: " + r.cfg.ComparePluginDir
+	r.report.add(secExperiments,
+		Figure{Name: "exp_variant_base_push20_plugin_us", Value: median(seq[0]), Unit: "us", Label: "push20 through the plugin measured everywhere else"},
+		Figure{Name: "exp_variant_push20_plugin_us", Value: median(seq[1]), Unit: "us", Label: "push20 through the variant plugin", Note: note},
+		Figure{Name: "exp_variant_base_boundary_ratio", Value: ratio(medianDiff(seq[0], seq[3]), rtt), Unit: "x", Label: "boundary / raw round trip, base"},
+		Figure{Name: "exp_variant_boundary_ratio", Value: ratio(medianDiff(seq[1], seq[4]), rtt), Unit: "x", Label: "boundary / raw round trip, variant"},
+		Figure{Name: "exp_variant_base_p8_per_s", Value: 1e6 / median(perCalls(conc[0])), Unit: "per_s", Label: fmt.Sprintf("push20, %d callers, base: webhooks per second", r.sz.concurrency)},
+		Figure{Name: "exp_variant_p8_per_s", Value: 1e6 / median(perCalls(conc[1])), Unit: "per_s", Label: fmt.Sprintf("push20, %d callers, variant: webhooks per second", r.sz.concurrency)},
+	)
+	return nil
 }
 
 // experimentListGOMAXPROCS checks what one P costs the listing, which

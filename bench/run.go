@@ -25,6 +25,10 @@ type Config struct {
 	// Quick is the smoke mode of `go test`: every figure, a few iterations
 	// each and small data. Its numbers mean nothing.
 	Quick bool
+	// ComparePluginDir, when set, holds a second sealed build of the plugin
+	// (a proposed change); the experiments stage times its webhook path
+	// interleaved with PluginDir's.
+	ComparePluginDir string
 	// PluginEnv is extra environment for the GitLab plugin process in the
 	// webhook, memory and cold-start figures (experiments such as
 	// GOMAXPROCS=1; the launcher passes it through Options.Env).

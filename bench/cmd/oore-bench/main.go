@@ -21,6 +21,7 @@ import (
 func main() {
 	var cfg bench.Config
 	flag.StringVar(&cfg.PluginDir, "plugin-dir", "", "a built and sealed GitLab plugin (make build writes dist/plugins/gitlab); empty: build one")
+	flag.StringVar(&cfg.ComparePluginDir, "compare-plugin-dir", "", "a second built and sealed plugin (a proposed change): the experiments stage times its webhook path against -plugin-dir's")
 	flag.StringVar(&cfg.Root, "root", "", "the module root (default: found above the working directory)")
 	flag.BoolVar(&cfg.Quick, "quick", false, "smoke mode: every figure, very few iterations (the numbers mean nothing)")
 	only := flag.String("only", "", "comma-separated stages to run ("+strings.Join(bench.Stages, ", ")+"); default all")
