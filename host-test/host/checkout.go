@@ -78,6 +78,7 @@ func newCheckoutProxy(h *Host) *checkoutProxy {
 	tr.DisableCompression = true
 	tr.ResponseHeaderTimeout = upstreamHeaderTimeout
 	tr.MaxIdleConnsPerHost = 16
+	tr.TLSClientConfig = scmTLSConfig(h.cfg.SCMTLS)
 	p := &checkoutProxy{
 		h: h,
 		upstream: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {

@@ -31,7 +31,7 @@ func (h *Host) refresh(ctx context.Context, creds *scmv1.Credentials) (*scmv1.Cr
 		return nil, errors.New("refresh credentials: no integration in the context")
 	}
 	resp, err := call(ctx, h, t.pr, "RefreshCredentials", func(ctx context.Context, c scmv1.ProviderServiceClient) (*scmv1.RefreshCredentialsResponse, error) {
-		return c.RefreshCredentials(ctx, &scmv1.RefreshCredentialsRequest{Connection: &scmv1.Connection{HostUrl: t.hostURL, Credentials: creds}})
+		return c.RefreshCredentials(ctx, &scmv1.RefreshCredentialsRequest{Connection: h.connection(t.hostURL, creds)})
 	})
 	if err != nil {
 		return nil, err
@@ -88,7 +88,7 @@ func withConnection[T any](ctx context.Context, h *Host, pr *provider, in store.
 	}
 	run := func(creds *scmv1.Credentials) (T, error) {
 		return call(ctx, h, pr, method, func(ctx context.Context, c scmv1.ProviderServiceClient) (T, error) {
-			return fn(ctx, c, &scmv1.Connection{HostUrl: in.HostURL, Credentials: creds})
+			return fn(ctx, c, h.connection(in.HostURL, creds))
 		})
 	}
 	v, err := run(creds)

@@ -31,6 +31,8 @@ import (
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host/secrets"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host/store"
 	"github.com/oore-ci/oore-scm-gitlab/shared/credsource"
+
+	scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
 )
 
 // Defaults of Config.
@@ -55,6 +57,11 @@ type Config struct {
 	// WebhookMaxAge refuses signed deliveries whose signature timestamp is
 	// further from now than this. Default 5 minutes.
 	WebhookMaxAge time.Duration
+	// SCMTLS is sent with every connection to an SCM host: a CA bundle (PEM)
+	// for self-managed hosts behind a private CA, trusted in addition to the
+	// system roots, and — only when an operator asks — skipping verification.
+	// The checkout proxy's upstream calls use it too. Default: system roots.
+	SCMTLS *scmv1.TLSSettings
 	// Logger receives the host's logs (never a token or secret). Default: none.
 	Logger hclog.Logger
 	// Now is the clock. Default time.Now.
@@ -124,6 +131,12 @@ func New(cfg Config, st store.Store, kr *secrets.Keyring, plugins Plugins) (*Hos
 		credsource.WithClock(cfg.Now), credsource.WithLogger(cfg.Logger.Named("credentials")))
 	h.handler = h.routes()
 	return h, nil
+}
+
+// connection is what a provider call carries: the SCM host, the
+// credentials and the host's TLS settings for SCM hosts.
+func (h *Host) connection(hostURL string, creds *scmv1.Credentials) *scmv1.Connection {
+	return &scmv1.Connection{HostUrl: hostURL, Credentials: creds, Tls: h.cfg.SCMTLS}
 }
 
 // Handler is the host's HTTP API.

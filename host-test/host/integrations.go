@@ -69,7 +69,7 @@ func (h *Host) startPersonalToken(w http.ResponseWriter, r *http.Request, pr *pr
 	ctx := r.Context()
 	creds := &scmv1.Credentials{AuthMode: scmv1.AuthMode_AUTH_MODE_PERSONAL_TOKEN, AccessToken: token}
 	v, err := call(ctx, h, pr, "ValidateConnection", func(ctx context.Context, c scmv1.ProviderServiceClient) (*scmv1.ValidateConnectionResponse, error) {
-		return c.ValidateConnection(ctx, &scmv1.ValidateConnectionRequest{Connection: &scmv1.Connection{HostUrl: hostURL, Credentials: creds}})
+		return c.ValidateConnection(ctx, &scmv1.ValidateConnectionRequest{Connection: h.connection(hostURL, creds)})
 	})
 	if err != nil {
 		return pluginError(pr.name, err)
@@ -221,8 +221,7 @@ func (h *Host) revoke(ctx context.Context, in store.Integration, creds store.Cre
 		return
 	}
 	resp, err := call(ctx, h, pr, "RevokeCredentials", func(ctx context.Context, c scmv1.ProviderServiceClient) (*scmv1.RevokeCredentialsResponse, error) {
-		return c.RevokeCredentials(ctx, &scmv1.RevokeCredentialsRequest{Connection: &scmv1.Connection{
-			HostUrl: in.HostURL, Credentials: store.ToProto(authMode(in), creds)}})
+		return c.RevokeCredentials(ctx, &scmv1.RevokeCredentialsRequest{Connection: h.connection(in.HostURL, store.ToProto(authMode(in), creds))})
 	})
 	if err != nil {
 		h.log.Warn("oauth grant not revoked at the provider (best effort)", "integration_id", in.ID, "provider", in.Provider, "error", pluginError(pr.name, err).Message)

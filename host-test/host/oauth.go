@@ -139,9 +139,9 @@ func (h *Host) callback(w http.ResponseWriter, r *http.Request) error {
 	}
 	client := &scmv1.OAuthClient{ClientId: creds.ClientID, ClientSecret: creds.ClientSecret, RedirectUri: redirectURI}
 	resp, err := call(ctx, h, pr, "CompleteOAuth", func(ctx context.Context, c scmv1.ProviderServiceClient) (*scmv1.CompleteOAuthResponse, error) {
-		return c.CompleteOAuth(ctx, &scmv1.CompleteOAuthRequest{Connection: &scmv1.Connection{HostUrl: in.HostURL,
-			Credentials: &scmv1.Credentials{AuthMode: scmv1.AuthMode_AUTH_MODE_OAUTH_APP, OauthClient: client}},
-			Code: code, CodeVerifier: st.Verifier})
+		return c.CompleteOAuth(ctx, &scmv1.CompleteOAuthRequest{
+			Connection: h.connection(in.HostURL, &scmv1.Credentials{AuthMode: scmv1.AuthMode_AUTH_MODE_OAUTH_APP, OauthClient: client}),
+			Code:       code, CodeVerifier: st.Verifier})
 	})
 	if err != nil {
 		ae := pluginError(pr.name, err)

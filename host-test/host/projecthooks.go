@@ -294,7 +294,7 @@ func (h *Host) removeIntegrationProjectHooks(ctx context.Context, in store.Integ
 		ctx, cancel := context.WithTimeout(ctx, projectHookCleanupTimeout)
 		defer cancel()
 		h.refreshForCleanup(ctx, pr, in, creds)
-		conn := &scmv1.Connection{HostUrl: in.HostURL, Credentials: store.ToProto(authMode(in), *creds)}
+		conn := h.connection(in.HostURL, store.ToProto(authMode(in), *creds))
 		for _, hk := range hooks {
 			_, err := call(ctx, h, pr, "DeleteProjectWebhook", func(ctx context.Context, c scmv1.ProviderServiceClient) (*scmv1.DeleteProjectWebhookResponse, error) {
 				return c.DeleteProjectWebhook(ctx, &scmv1.DeleteProjectWebhookRequest{Connection: conn, RepositoryExternalId: hk.RepositoryExternalID, HookId: hk.HookID})

@@ -111,7 +111,7 @@ func (h *Host) replaceToken(provider string) handlerFunc {
 			return aerr
 		}
 		creds := &scmv1.Credentials{AuthMode: scmv1.AuthMode_AUTH_MODE_PERSONAL_TOKEN, AccessToken: req.AccessToken}
-		conn := &scmv1.Connection{HostUrl: in.HostURL, Credentials: creds}
+		conn := h.connection(in.HostURL, creds)
 		v, err := call(ctx, h, pr, "ValidateConnection", func(ctx context.Context, c scmv1.ProviderServiceClient) (*scmv1.ValidateConnectionResponse, error) {
 			return c.ValidateConnection(ctx, &scmv1.ValidateConnectionRequest{Connection: conn})
 		})

@@ -24,6 +24,8 @@ type serveConfig struct {
 	webhookBodyLimit int64
 	logLevel         string
 	logJSON          bool
+	scmCAFile        string
+	scmInsecureTLS   bool
 	bootstrapToken   string
 	encryptionKey    string
 }
@@ -66,6 +68,8 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (se
 	fs.StringVar(&c.pluginsDir, "plugins-dir", defaultPluginsDir, "directory of provider plugins, each in <dir>/<name>/ with a sealed manifest.json")
 	fs.Var((*originList)(&c.frontendOrigins), "frontend-origin", "origin an OAuth redirect_url may point at (repeatable or comma-separated; default: the public URL's origin)")
 	fs.Int64Var(&c.webhookBodyLimit, "webhook-body-limit", host.DefaultWebhookBodyLimit, "largest webhook body accepted, in bytes; larger ones get 413")
+	fs.StringVar(&c.scmCAFile, "scm-ca-file", "", "PEM CA bundle trusted for SCM hosts in addition to the system roots (self-managed GitLab behind a private CA)")
+	fs.BoolVar(&c.scmInsecureTLS, "scm-insecure-skip-verify", false, "do not verify SCM hosts' TLS certificates (unsafe: for a test instance only)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "trace, debug, info, warn or error")
 	fs.BoolVar(&c.logJSON, "log-json", false, "log JSON lines instead of text")
 	err := fs.Parse(args)

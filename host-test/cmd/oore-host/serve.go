@@ -50,7 +50,21 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer, ready c
 	if len(reg.Names()) == 0 {
 		log.Warn("no provider plugin serves; build them with `make build` or point --plugins-dir at them", "plugins_dir", c.pluginsDir)
 	}
+	var caBundle []byte
+	if c.scmCAFile != "" {
+		if caBundle, err = os.ReadFile(c.scmCAFile); err != nil {
+			return fmt.Errorf("--scm-ca-file: %w", err)
+		}
+	}
+	scmTLS, err := host.SCMTLSFromPEM(caBundle, c.scmInsecureTLS)
+	if err != nil {
+		return fmt.Errorf("--scm-ca-file %s: %w", c.scmCAFile, err)
+	}
+	if c.scmInsecureTLS {
+		log.Warn("--scm-insecure-skip-verify: SCM hosts' certificates are NOT verified; use only with a test instance")
+	}
 	h, err := host.New(host.Config{
+		SCMTLS:    scmTLS,
 		PublicURL: c.publicURL, FrontendOrigins: c.frontendOrigins, WebhookBodyLimit: c.webhookBodyLimit, Logger: log,
 	}, st, kr, host.LauncherPlugins(reg))
 	if err != nil {
