@@ -17,7 +17,7 @@ all: build
 ## deps: system packages the tests need (git, Chromium, PostgreSQL; Debian only, skipped when present)
 deps: deps-apt deps-browser deps-postgres
 deps-apt:
-	@missing=""; for b in git; do command -v $$b >/dev/null || missing="$$missing $$b"; done; \
+	@missing=""; for b in git curl; do command -v $$b >/dev/null || missing="$$missing $$b"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
