@@ -112,7 +112,7 @@ func (rig *webhookRig) close() {
 // openServedSession opens a WebhookSession and returns nil, nil when the
 // plugin does not serve it yet.
 func openServedSession(ctx context.Context, plug *launcher.Plugin, h *webhook) (*session, error) {
-	sess, err := openSession(ctx, plug.Provider())
+	sess, err := openSession(ctx, plug.Provider(), false)
 	if err != nil {
 		return nil, err
 	}

@@ -18,57 +18,84 @@ import (
 var errSessionClosed = errors.New("webhook session closed")
 
 // session is the host side of one WebhookSession stream: any number of
-// goroutines send verify calls over it, each with its own id, and one
-// receiver hands each answer to the call with the same id.
+// goroutines send verify calls over it, each with its own id, and each
+// answer goes to the call with the same id.
+//
+// Who reads the stream: a caller waiting for its answer when nobody else is
+// reading it (leader and followers). The reader hands other callers' answers
+// over, and when its own arrives it passes the reading on to a caller still
+// waiting. A lone caller thus reads its own answer, without a hand-off to
+// another goroutine (each hand-off may wake another thread through the
+// kernel). With relay set, a dedicated goroutine reads instead (the simple
+// design, kept to measure the difference).
 type session struct {
 	stream grpc.BidiStreamingClient[scmv1.WebhookSessionRequest, scmv1.WebhookSessionResponse]
 	cancel context.CancelFunc
+	relay  bool
 
 	sendMu sync.Mutex // gRPC streams allow one sender at a time
 
-	mu      sync.Mutex
-	nextID  uint64
-	pending map[uint64]chan *scmv1.WebhookSessionResponse
-	err     error // set once the receiver stops
-	done    chan struct{}
+	mu        sync.Mutex
+	nextID    uint64
+	pending   map[uint64]chan *scmv1.WebhookSessionResponse
+	reading   bool          // a caller is reading the stream
+	handover  chan struct{} // wakes a waiting caller to take the reading over
+	err       error         // set once the stream failed or closed
+	relayDone chan struct{}
 }
 
 // openSession opens a WebhookSession on client. The stream lives until
-// close or until ctx ends.
-func openSession(ctx context.Context, client scmv1.ProviderServiceClient) (*session, error) {
+// close or until ctx ends. relay chooses a dedicated reader goroutine.
+func openSession(ctx context.Context, client scmv1.ProviderServiceClient, relay bool) (*session, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	stream, err := client.WebhookSession(ctx)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("open webhook session: %w", err)
 	}
-	s := &session{stream: stream, cancel: cancel, pending: map[uint64]chan *scmv1.WebhookSessionResponse{}, done: make(chan struct{})}
-	go s.receive()
+	s := &session{
+		stream: stream, cancel: cancel, relay: relay,
+		pending:  map[uint64]chan *scmv1.WebhookSessionResponse{},
+		handover: make(chan struct{}, 1),
+	}
+	if relay {
+		s.relayDone = make(chan struct{})
+		go func() {
+			defer close(s.relayDone)
+			for s.closeErr() == nil {
+				s.readOne(0)
+			}
+		}()
+	}
 	return s, nil
 }
 
-func (s *session) receive() {
-	defer close(s.done)
-	for {
-		resp, err := s.stream.Recv()
-		if err != nil {
-			s.mu.Lock()
+// readOne reads one answer and delivers it; the answer to mine (0: none)
+// is returned instead. A stream error fails every pending call.
+func (s *session) readOne(mine uint64) *scmv1.WebhookSessionResponse {
+	resp, err := s.stream.Recv()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		if s.err == nil {
 			s.err = err
-			for id, ch := range s.pending {
-				close(ch)
-				delete(s.pending, id)
-			}
-			s.mu.Unlock()
-			return
 		}
-		s.mu.Lock()
-		ch, ok := s.pending[resp.GetId()]
-		delete(s.pending, resp.GetId())
-		s.mu.Unlock()
-		if ok {
-			ch <- resp
+		for id, ch := range s.pending {
+			close(ch)
+			delete(s.pending, id)
 		}
+		return nil
 	}
+	id := resp.GetId()
+	ch, ok := s.pending[id]
+	delete(s.pending, id)
+	if id == mine && mine != 0 {
+		return resp
+	}
+	if ok {
+		ch <- resp // buffered: one answer per call
+	}
+	return nil
 }
 
 // verify sends one verify call and waits for its answer.
@@ -76,8 +103,9 @@ func (s *session) verify(ctx context.Context, req *scmv1.VerifyWebhookRequest) (
 	ch := make(chan *scmv1.WebhookSessionResponse, 1)
 	s.mu.Lock()
 	if s.err != nil {
+		err := s.err
 		s.mu.Unlock()
-		return nil, fmt.Errorf("%w: %w", errSessionClosed, s.err)
+		return nil, fmt.Errorf("%w: %w", errSessionClosed, err)
 	}
 	s.nextID++
 	id := s.nextID
@@ -91,15 +119,81 @@ func (s *session) verify(ctx context.Context, req *scmv1.VerifyWebhookRequest) (
 		s.forget(id)
 		return nil, fmt.Errorf("webhook session send: %w", err)
 	}
-	select {
-	case resp, ok := <-ch:
-		if !ok {
-			return nil, fmt.Errorf("%w: %w", errSessionClosed, s.closeErr())
+	for {
+		if !s.relay {
+			if resp, done := s.lead(id, ch); done {
+				if resp == nil {
+					return nil, fmt.Errorf("%w: %w", errSessionClosed, s.closeErr())
+				}
+				return sessionResult(resp)
+			}
 		}
-		return sessionResult(resp)
-	case <-ctx.Done():
-		s.forget(id)
-		return nil, ctx.Err()
+		select {
+		case resp, ok := <-ch:
+			if !ok {
+				return nil, fmt.Errorf("%w: %w", errSessionClosed, s.closeErr())
+			}
+			return sessionResult(resp)
+		case <-s.handover:
+			// Someone stopped reading while calls wait: try to take over.
+		case <-ctx.Done():
+			s.forget(id)
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// lead reads the stream for the call id if nobody else is, until its answer
+// comes (done, with the answer, or nil when the stream failed). It returns
+// done = false when another caller is reading or the answer already came.
+func (s *session) lead(id uint64, ch chan *scmv1.WebhookSessionResponse) (*scmv1.WebhookSessionResponse, bool) {
+	s.mu.Lock()
+	if s.reading || s.err != nil {
+		s.mu.Unlock()
+		return nil, false
+	}
+	if len(ch) > 0 {
+		// The answer is here; if this caller was woken to take over the
+		// reading, pass that on to another waiting caller.
+		waiting := len(s.pending) > 0
+		s.mu.Unlock()
+		if waiting {
+			s.signalHandover()
+		}
+		return nil, false
+	}
+	s.reading = true
+	s.mu.Unlock()
+	var resp *scmv1.WebhookSessionResponse
+	for {
+		if resp = s.readOne(id); resp != nil {
+			break
+		}
+		s.mu.Lock()
+		failed, answered := s.err != nil, len(ch) > 0
+		s.mu.Unlock()
+		if failed || answered {
+			break
+		}
+	}
+	s.mu.Lock()
+	s.reading = false
+	waiting := len(s.pending) > 0
+	s.mu.Unlock()
+	if waiting {
+		s.signalHandover()
+	}
+	if resp == nil {
+		return nil, false // the answer is in ch, or ch was closed
+	}
+	return resp, true
+}
+
+// signalHandover wakes one waiting caller to take the reading over.
+func (s *session) signalHandover() {
+	select {
+	case s.handover <- struct{}{}:
+	default: // a hand-over is already signalled
 	}
 }
 
@@ -131,11 +225,13 @@ func sessionResult(resp *scmv1.WebhookSessionResponse) (*scmv1.VerifyWebhookResp
 	}
 }
 
-// close ends the stream and waits for the receiver.
+// close ends the stream and waits for a relay reader.
 func (s *session) close() {
 	s.sendMu.Lock()
 	_ = s.stream.CloseSend()
 	s.sendMu.Unlock()
 	s.cancel()
-	<-s.done
+	if s.relayDone != nil {
+		<-s.relayDone
+	}
 }
