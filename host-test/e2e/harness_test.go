@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/oore-ci/oore-scm-gitlab/host-test/contract"
+	"github.com/oore-ci/oore-scm-gitlab/host-test/e2e/e2ekit"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/gitlabsim"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host/secrets"
@@ -41,42 +42,12 @@ type env struct {
 	st  *store.SQL
 	reg *launcher.Registry
 	// Binary hosts only: everything the host logged.
-	logs *syncBuffer
-}
-
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
+	logs *e2ekit.Logs
 }
 
 func newSim(t *testing.T) (*gitlabsim.Server, gitlabsim.Demo) {
 	sim := gitlabsim.NewTestServer(t, gitlabsim.Options{})
 	return sim, sim.SeedDemo()
-}
-
-// freeAddr reserves a loopback port for a server started later.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 // startInProcess runs the host library in this process, with the real
@@ -95,7 +66,7 @@ func startInProcess(t *testing.T, cfg host.Config) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	reg, errs := launcher.LaunchDir(ctx, pluginsDir, launcher.Options{ChecksumCache: launcher.NewChecksumCache(), MinBackoff: 10 * time.Millisecond})
+	reg, errs := launcher.LaunchDir(ctx, built.Plugins, launcher.Options{ChecksumCache: launcher.NewChecksumCache(), MinBackoff: 10 * time.Millisecond})
 	if len(errs) > 0 {
 		t.Fatalf("launch plugins: %v", errs)
 	}
@@ -130,12 +101,12 @@ func startBinary(t *testing.T, extraArgs ...string) *env {
 	t.Helper()
 	sim, demo := newSim(t)
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := e2ekit.FreeAddr(t)
 	base := "http://" + addr
 	owner := secrets.RandomToken("oore_", 32)
-	logs := &syncBuffer{}
-	args := append([]string{"serve", "--listen", addr, "--public-url", base, "--data-dir", dir, "--plugins-dir", pluginsDir, "--log-level", "debug"}, extraArgs...)
-	cmd := exec.Command(hostBinary, args...)
+	logs := &e2ekit.Logs{}
+	args := append([]string{"serve", "--listen", addr, "--public-url", base, "--data-dir", dir, "--plugins-dir", built.Plugins, "--log-level", "debug"}, extraArgs...)
+	cmd := exec.Command(built.Host, args...)
 	cmd.Env = append(os.Environ(), "OORE_BOOTSTRAP_TOKEN="+owner)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

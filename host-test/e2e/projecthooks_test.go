@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/oore-ci/oore-scm-gitlab/host-test/e2e/e2ekit"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/gitlabsim"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host"
 )
@@ -123,7 +124,7 @@ func hclogTo(w io.Writer) hclog.Logger {
 // reaches an answer, the database or the log.
 func TestProjectWebhookLifecycle(t *testing.T) {
 	t.Parallel()
-	logs := &syncBuffer{}
+	logs := &e2ekit.Logs{}
 	cfg := hostConfig()
 	cfg.Logger = hclogTo(logs)
 	e := startInProcess(t, cfg)

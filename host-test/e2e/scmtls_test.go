@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oore-ci/oore-scm-gitlab/host-test/e2e/e2ekit"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/gitlabsim"
 )
 
@@ -62,10 +63,10 @@ func TestSelfManagedGitLabBehindAPrivateCA(t *testing.T) {
 // it refuse to start, and returns what it printed.
 func startBinaryExpectFailure(t *testing.T, extraArgs ...string) string {
 	t.Helper()
-	args := append([]string{"serve", "--listen", freeAddr(t), "--data-dir", t.TempDir(), "--plugins-dir", pluginsDir}, extraArgs...)
+	args := append([]string{"serve", "--listen", e2ekit.FreeAddr(t), "--data-dir", t.TempDir(), "--plugins-dir", built.Plugins}, extraArgs...)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, hostBinary, args...).CombinedOutput()
+	out, err := exec.CommandContext(ctx, built.Host, args...).CombinedOutput()
 	if err == nil {
 		t.Fatalf("oore-host started with %v", extraArgs)
 	}

@@ -14,10 +14,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/oore-ci/oore-scm-gitlab/host-test/e2e/e2ekit"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/gitlabsim"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host/secrets"
 )
@@ -31,25 +31,7 @@ type stack struct {
 	base  string
 	owner string
 	host  *exec.Cmd
-	logs  *syncBuffer
-}
-
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs  *e2ekit.Logs
 }
 
 // startStack seeds the simulator's demo and starts oore-host (log level
@@ -66,9 +48,9 @@ func startStack(t *testing.T) *stack {
 	ln.Close()
 	base := "http://" + addr
 	owner := secrets.RandomToken("oore_", 32)
-	logs := &syncBuffer{}
-	cmd := exec.Command(hostBinary, "serve", "--listen", addr, "--public-url", base, "--data-dir", t.TempDir(),
-		"--plugins-dir", pluginsDir, "--log-level", "trace")
+	logs := &e2ekit.Logs{}
+	cmd := exec.Command(built.Host, "serve", "--listen", addr, "--public-url", base, "--data-dir", t.TempDir(),
+		"--plugins-dir", built.Plugins, "--log-level", "trace")
 	cmd.Env = append(os.Environ(), "OORE_BOOTSTRAP_TOKEN="+owner)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {

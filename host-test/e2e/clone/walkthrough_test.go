@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/oore-ci/oore-scm-gitlab/host-test/e2e/e2ekit"
 )
 
 // walkthroughFile holds the README's walkthrough (and what `make run`
@@ -28,7 +30,7 @@ func TestWalkthroughClonesThroughTheProxy(t *testing.T) {
 			t.Fatalf("the walkthrough needs %s: %v", tool, err)
 		}
 	}
-	root, err := moduleRoot()
+	root, err := e2ekit.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

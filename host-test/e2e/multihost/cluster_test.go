@@ -10,12 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,6 +21,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx" for assertions
 
 	"github.com/oore-ci/oore-scm-gitlab/host-test/contract"
+	"github.com/oore-ci/oore-scm-gitlab/host-test/e2e/e2ekit"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/gitlabsim"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host/secrets"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host/store"
@@ -60,7 +59,7 @@ type hostProc struct {
 	base string
 	cmd  *exec.Cmd
 	done chan struct{}
-	logs *syncBuffer
+	logs *e2ekit.Logs
 }
 
 // newPostgresCluster starts n hosts on a fresh PostgreSQL database.
@@ -113,19 +112,19 @@ func (c *cluster) start(n int) {
 
 func (c *cluster) launch(name string) *hostProc {
 	c.t.Helper()
-	addr := freeAddr(c.t)
+	addr := e2ekit.FreeAddr(c.t)
 	dataDir := c.sqliteDir
 	if dataDir == "" {
 		dataDir = c.t.TempDir() // the key file is not used: OORE_ENCRYPTION_KEY is set
 	}
 	args := []string{"serve", "--listen", addr, "--public-url", publicURL, "--data-dir", dataDir,
-		"--plugins-dir", built.plugins, "--log-level", "debug"}
+		"--plugins-dir", built.Plugins, "--log-level", "debug"}
 	env := append(os.Environ(), "OORE_BOOTSTRAP_TOKEN="+c.owner, "OORE_ENCRYPTION_KEY="+c.key)
 	if c.dbURL != "" {
 		env = append(env, "OORE_DATABASE_URL="+c.dbURL) // not --database: no password in the process list
 	}
-	h := &hostProc{name: name, base: "http://" + addr, logs: &syncBuffer{}, done: make(chan struct{})}
-	h.cmd = exec.Command(built.host, args...)
+	h := &hostProc{name: name, base: "http://" + addr, logs: &e2ekit.Logs{}, done: make(chan struct{})}
+	h.cmd = exec.Command(built.Host, args...)
 	h.cmd.Env = env
 	h.cmd.Stdout, h.cmd.Stderr = h.logs, h.logs
 	if err := h.cmd.Start(); err != nil {
@@ -392,34 +391,4 @@ func (c *cluster) assertNoSecretInLogs(used map[string]string) {
 			}
 		}
 	}
-}
-
-// freeAddr reserves a loopback port for a host started next.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
-// syncBuffer collects a process's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return bytes.Clone(s.b.Bytes())
 }

@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/oore-ci/oore-scm-gitlab/host-test/e2e/e2ekit"
 )
 
 // TestServeRefusesABadDatabase: oore-host serve stops at once, with a reason
@@ -21,8 +23,8 @@ func TestServeRefusesABadDatabase(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(built.host, "serve", "--listen", freeAddr(t), "--data-dir", t.TempDir(),
-				"--plugins-dir", built.plugins, "--database", tc.database)
+			cmd := exec.Command(built.Host, "serve", "--listen", e2ekit.FreeAddr(t), "--data-dir", t.TempDir(),
+				"--plugins-dir", built.Plugins, "--database", tc.database)
 			out, err := cmd.CombinedOutput()
 			if err == nil {
 				t.Fatalf("serve started with --database %s:\n%s", name, out)
