@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -100,49 +99,13 @@ func startInProcess(t *testing.T, cfg host.Config) *env {
 func startBinary(t *testing.T, extraArgs ...string) *env {
 	t.Helper()
 	sim, demo := newSim(t)
-	dir := t.TempDir()
-	addr := e2ekit.FreeAddr(t)
-	base := "http://" + addr
 	owner := secrets.RandomToken("oore_", 32)
-	logs := &e2ekit.Logs{}
-	args := append([]string{"serve", "--listen", addr, "--public-url", base, "--data-dir", dir, "--plugins-dir", built.Plugins, "--log-level", "debug"}, extraArgs...)
-	cmd := exec.Command(built.Host, args...)
-	cmd.Env = append(os.Environ(), "OORE_BOOTSTRAP_TOKEN="+owner)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Error("oore-host did not stop within 20s of SIGINT")
-		}
+	h := e2ekit.StartHost(t, e2ekit.HostConfig{
+		Binary: built.Host, PluginsDir: built.Plugins, LogLevel: "debug", ExtraArgs: extraArgs,
+		Env: []string{"OORE_BOOTSTRAP_TOKEN=" + owner},
 	})
-	e := &env{t: t, sim: sim, demo: demo, base: base, owner: owner, dataDir: dir, client: noRedirectClient(), logs: logs}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		res, err := http.Get(base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return e
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("oore-host exited: %v\n%s", err, logs.Bytes())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("oore-host not healthy after 20s\n%s", logs.Bytes())
-		}
-	}
+	h.WaitHealthy(20*time.Second, 20*time.Millisecond)
+	return &env{t: t, sim: sim, demo: demo, base: h.URL, owner: owner, dataDir: h.DataDir, client: noRedirectClient(), logs: h.Logs}
 }
 
 func noRedirectClient() *http.Client {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -40,53 +39,13 @@ func startStack(t *testing.T) *stack {
 	t.Helper()
 	sim := gitlabsim.NewTestServer(t, gitlabsim.Options{})
 	demo := sim.SeedDemo()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	base := "http://" + addr
 	owner := secrets.RandomToken("oore_", 32)
-	logs := &e2ekit.Logs{}
-	cmd := exec.Command(built.Host, "serve", "--listen", addr, "--public-url", base, "--data-dir", t.TempDir(),
-		"--plugins-dir", built.Plugins, "--log-level", "trace")
-	cmd.Env = append(os.Environ(), "OORE_BOOTSTRAP_TOKEN="+owner)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Error("oore-host did not stop within 20s of SIGINT")
-		}
+	h := e2ekit.StartHost(t, e2ekit.HostConfig{
+		Binary: built.Host, PluginsDir: built.Plugins, LogLevel: "trace",
+		Env: []string{"OORE_BOOTSTRAP_TOKEN=" + owner},
 	})
-	s := &stack{t: t, sim: sim, demo: demo, base: base, owner: owner, host: cmd, logs: logs}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		res, err := http.Get(base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return s
-			}
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("oore-host exited: %v\n%s", err, logs.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("oore-host not healthy after 30s\n%s", logs.String())
-		}
-	}
+	h.WaitHealthy(30*time.Second, 20*time.Millisecond)
+	return &stack{t: t, sim: sim, demo: demo, base: h.URL, owner: owner, host: h.Cmd, logs: h.Logs}
 }
 
 // response is one API answer.

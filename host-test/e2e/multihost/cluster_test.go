@@ -11,10 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -48,18 +45,9 @@ type cluster struct {
 	// dbURL is the PostgreSQL database ("" for SQLite in sqliteDir).
 	dbURL     string
 	sqliteDir string
-	hosts     []*hostProc
+	hosts     []*e2ekit.Host
 	client    *http.Client
 	contract  *contract.Validator
-}
-
-// hostProc is one running oore-host.
-type hostProc struct {
-	name string
-	base string
-	cmd  *exec.Cmd
-	done chan struct{}
-	logs *e2ekit.Logs
 }
 
 // newPostgresCluster starts n hosts on a fresh PostgreSQL database.
@@ -106,84 +94,25 @@ func (c *cluster) start(n int) {
 		c.hosts = append(c.hosts, c.launch(fmt.Sprintf("host-%c", 'A'+i)))
 	}
 	for _, h := range c.hosts {
-		c.waitHealthy(h)
+		h.WaitHealthy(60*time.Second, 25*time.Millisecond)
 	}
 }
 
-func (c *cluster) launch(name string) *hostProc {
+func (c *cluster) launch(name string) *e2ekit.Host {
 	c.t.Helper()
-	addr := e2ekit.FreeAddr(c.t)
-	dataDir := c.sqliteDir
-	if dataDir == "" {
-		dataDir = c.t.TempDir() // the key file is not used: OORE_ENCRYPTION_KEY is set
-	}
-	args := []string{"serve", "--listen", addr, "--public-url", publicURL, "--data-dir", dataDir,
-		"--plugins-dir", built.Plugins, "--log-level", "debug"}
-	env := append(os.Environ(), "OORE_BOOTSTRAP_TOKEN="+c.owner, "OORE_ENCRYPTION_KEY="+c.key)
+	env := []string{"OORE_BOOTSTRAP_TOKEN=" + c.owner, "OORE_ENCRYPTION_KEY=" + c.key}
 	if c.dbURL != "" {
 		env = append(env, "OORE_DATABASE_URL="+c.dbURL) // not --database: no password in the process list
 	}
-	h := &hostProc{name: name, base: "http://" + addr, logs: &e2ekit.Logs{}, done: make(chan struct{})}
-	h.cmd = exec.Command(built.Host, args...)
-	h.cmd.Env = env
-	h.cmd.Stdout, h.cmd.Stderr = h.logs, h.logs
-	if err := h.cmd.Start(); err != nil {
-		c.t.Fatal(err)
-	}
-	go func() { _ = h.cmd.Wait(); close(h.done) }()
-	c.t.Cleanup(func() { c.stop(h) })
-	return h
-}
-
-// stop ends a host gracefully (SIGINT), or kills it after 20 s.
-func (c *cluster) stop(h *hostProc) {
-	select {
-	case <-h.done:
-		return
-	default:
-	}
-	_ = h.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-h.done:
-	case <-time.After(20 * time.Second):
-		_ = h.cmd.Process.Kill()
-		<-h.done
-		c.t.Errorf("%s did not stop within 20 s of SIGINT", h.name)
-	}
-}
-
-// kill ends a host at once, as a crash would: no graceful stop.
-func (c *cluster) kill(h *hostProc) {
-	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		c.t.Errorf("kill %s: %v", h.name, err)
-	}
-	<-h.done
-}
-
-func (c *cluster) waitHealthy(h *hostProc) {
-	c.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		res, err := c.client.Get(h.base + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-h.done:
-			c.t.Fatalf("%s exited before it was healthy:\n%s", h.name, h.logs.Bytes())
-		case <-time.After(25 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("%s not healthy after 60 s:\n%s", h.name, h.logs.Bytes())
-		}
-	}
+	return e2ekit.StartHost(c.t, e2ekit.HostConfig{
+		Binary: built.Host, Name: name, PublicURL: publicURL,
+		DataDir:    c.sqliteDir, // "" for PostgreSQL: a fresh directory whose key file is not used (OORE_ENCRYPTION_KEY is set)
+		PluginsDir: built.Plugins, LogLevel: "debug", Env: env,
+	})
 }
 
 // host picks a host round-robin by index.
-func (c *cluster) host(i int) *hostProc { return c.hosts[i%len(c.hosts)] }
+func (c *cluster) host(i int) *e2ekit.Host { return c.hosts[i%len(c.hosts)] }
 
 // response is one HTTP answer.
 type response struct {
@@ -202,7 +131,7 @@ func (r response) decode(t *testing.T, v any) {
 // do calls the API of host h as the owner and checks the answer against
 // Oore's contract. It may be called from several goroutines; it reports
 // transport errors with Errorf and answers Status 0 then.
-func (c *cluster) do(h *hostProc, method, path string, body any) response {
+func (c *cluster) do(h *e2ekit.Host, method, path string, body any) response {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
@@ -212,7 +141,7 @@ func (c *cluster) do(h *hostProc, method, path string, body any) response {
 		}
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequest(method, h.base+path, rd)
+	req, err := http.NewRequest(method, h.URL+path, rd)
 	if err != nil {
 		c.t.Error(err)
 		return response{}
@@ -223,13 +152,13 @@ func (c *cluster) do(h *hostProc, method, path string, body any) response {
 	}
 	res, err := c.client.Do(req)
 	if err != nil {
-		c.t.Errorf("%s %s on %s: %v", method, path, h.name, err)
+		c.t.Errorf("%s %s on %s: %v", method, path, h.Name, err)
 		return response{}
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
-		c.t.Errorf("%s %s on %s: read: %v", method, path, h.name, err)
+		c.t.Errorf("%s %s on %s: read: %v", method, path, h.Name, err)
 		return response{}
 	}
 	r := response{Status: res.StatusCode, Header: res.Header, Body: raw}
@@ -247,11 +176,11 @@ func (c *cluster) checkContract(method, path string, r response) {
 
 // startPAT connects the demo user with a personal token on host h and
 // returns the integration id.
-func (c *cluster) startPAT(h *hostProc) string {
+func (c *cluster) startPAT(h *e2ekit.Host) string {
 	c.t.Helper()
 	r := c.do(h, "POST", "/v1/integrations/gitlab/start", map[string]any{"host_url": c.sim.URL, "auth_mode": "personal_token", "access_token": c.demo.Token})
 	if r.Status != http.StatusOK {
-		c.t.Fatalf("start on %s: %d %s", h.name, r.Status, r.Body)
+		c.t.Fatalf("start on %s: %d %s", h.Name, r.Status, r.Body)
 	}
 	var out struct {
 		Integration struct {
@@ -273,7 +202,7 @@ type repository struct {
 }
 
 // repository finds an integration's repository by full name, on host h.
-func (c *cluster) repository(h *hostProc, integrationID, fullName string) repository {
+func (c *cluster) repository(h *e2ekit.Host, integrationID, fullName string) repository {
 	c.t.Helper()
 	r := c.do(h, "GET", "/v1/integrations/"+integrationID+"/repositories?limit=100", nil)
 	var out struct {
@@ -285,16 +214,16 @@ func (c *cluster) repository(h *hostProc, integrationID, fullName string) reposi
 			return rp
 		}
 	}
-	c.t.Fatalf("repository %s not listed on %s: %s", fullName, h.name, r.Body)
+	c.t.Fatalf("repository %s not listed on %s: %s", fullName, h.Name, r.Body)
 	return repository{}
 }
 
 // webhookSecret makes or rotates a repository's webhook secret on host h.
-func (c *cluster) webhookSecret(h *hostProc, repositoryID string) string {
+func (c *cluster) webhookSecret(h *e2ekit.Host, repositoryID string) string {
 	c.t.Helper()
 	r := c.do(h, "POST", "/v1/integration-repositories/"+repositoryID+"/gitlab-webhook-secret", nil)
 	if r.Status != http.StatusOK {
-		c.t.Fatalf("webhook secret on %s: %d %s", h.name, r.Status, r.Body)
+		c.t.Fatalf("webhook secret on %s: %d %s", h.Name, r.Status, r.Body)
 	}
 	var out struct {
 		Secret     string `json:"webhook_secret"`
@@ -309,14 +238,14 @@ func (c *cluster) webhookSecret(h *hostProc, repositoryID string) string {
 
 // send has the simulator deliver a webhook to host h. A delivery that got no
 // answer (the host is down) returns an error.
-func (c *cluster) send(ctx context.Context, h *hostProc, spec gitlabsim.WebhookSpec) (*gitlabsim.WebhookResult, error) {
-	spec.URL = h.base + "/v1/webhooks/gitlab"
+func (c *cluster) send(ctx context.Context, h *e2ekit.Host, spec gitlabsim.WebhookSpec) (*gitlabsim.WebhookResult, error) {
+	spec.URL = h.URL + "/v1/webhooks/gitlab"
 	res, err := c.sim.SendWebhook(ctx, spec)
 	if err != nil {
 		return res, err
 	}
 	if res.Status == 0 {
-		return res, fmt.Errorf("no answer from %s", h.name)
+		return res, fmt.Errorf("no answer from %s", h.Name)
 	}
 	c.checkContract("POST", "/v1/webhooks/gitlab", response{Status: res.Status, Header: res.Headers, Body: res.Body})
 	return res, nil
@@ -384,10 +313,10 @@ func count(t *testing.T, db *sql.DB, query string) int {
 func (c *cluster) assertNoSecretInLogs(used map[string]string) {
 	c.t.Helper()
 	for _, h := range c.hosts {
-		logs := h.logs.Bytes()
+		logs := h.Logs.Bytes()
 		for name, s := range used {
 			if s != "" && bytes.Contains(logs, []byte(s)) {
-				c.t.Errorf("%s logged the %s", h.name, name)
+				c.t.Errorf("%s logged the %s", h.Name, name)
 			}
 		}
 	}

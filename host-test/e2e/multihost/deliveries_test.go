@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/oore-ci/oore-scm-gitlab/host-test/e2e/e2ekit"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/gitlabsim"
 )
 
@@ -34,7 +35,7 @@ func (c *cluster) pushTemplate(secret string) *gitlabsim.WebhookResult {
 }
 
 // deliverCopy sends the template as delivery deliveryID to host h.
-func (c *cluster) deliverCopy(ctx context.Context, h *hostProc, tpl *gitlabsim.WebhookResult, secret, deliveryID string) (*gitlabsim.WebhookResult, error) {
+func (c *cluster) deliverCopy(ctx context.Context, h *e2ekit.Host, tpl *gitlabsim.WebhookResult, secret, deliveryID string) (*gitlabsim.WebhookResult, error) {
 	return c.send(ctx, h, gitlabsim.WebhookSpec{ProjectID: c.demo.FlutterApp.ID, Kind: "push", SecretToken: secret, Payload: tpl.Payload,
 		Headers: map[string]string{"Idempotency-Key": deliveryID, "X-Gitlab-Event-UUID": deliveryID}})
 }
@@ -73,7 +74,7 @@ func TestDeliveriesTwiceOnDifferentHosts(t *testing.T) {
 			switch {
 			case err != nil || !ok:
 				if failed.Add(1) <= 5 {
-					t.Errorf("delivery %d to %s: %v %+v", w.n, c.hosts[w.host].name, err, res)
+					t.Errorf("delivery %d to %s: %v %+v", w.n, c.hosts[w.host].Name, err, res)
 				}
 			case dup:
 				duplicates.Add(1)

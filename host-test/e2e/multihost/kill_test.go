@@ -48,7 +48,7 @@ func TestHostKilledMidFlood(t *testing.T) {
 			}
 			if hi == 2 && err == nil && ok && victimAcks.Add(1) == killAfter {
 				killOnce.Do(func() {
-					c.kill(victim)
+					victim.Kill()
 					close(killed)
 				})
 			}
@@ -103,7 +103,7 @@ func TestHostKilledMidFlood(t *testing.T) {
 		h := c.hosts[i%2]
 		res, err := c.deliverCopy(ctx, h, tpl, secret, fmt.Sprintf("mh-kill-%04d", n))
 		if ok, _ := webhookAnswer(res); err != nil || !ok {
-			t.Fatalf("resending delivery %d to %s: %v %+v", n, h.name, err, res)
+			t.Fatalf("resending delivery %d to %s: %v %+v", n, h.Name, err, res)
 		}
 	}
 	if n := count(t, db, `SELECT COUNT(*) FROM webhook_deliveries`); n != deliveries {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/oore-ci/oore-scm-gitlab/host-test/e2e/e2ekit"
 )
 
 // frontendURL is where the browser returns after a successful callback (on
@@ -15,13 +17,13 @@ const frontendURL = publicURL + "/settings/integrations"
 
 // startOAuthApp creates an OAuth integration on host h for an application of
 // the simulator registered with the load balancer's callback URL.
-func (c *cluster) startOAuthApp(h *hostProc) string {
+func (c *cluster) startOAuthApp(h *e2ekit.Host) string {
 	c.t.Helper()
 	clientID, clientSecret := c.sim.AddOAuthApp("oore-lb", publicURL+callbackPath, []string{"api", "read_api", "read_user", "read_repository"}, true)
 	r := c.do(h, "POST", "/v1/integrations/gitlab/start", map[string]any{"host_url": c.sim.URL, "auth_mode": "oauth_app",
 		"client_id": clientID, "client_secret": clientSecret})
 	if r.Status != http.StatusOK {
-		c.t.Fatalf("start oauth_app on %s: %d %s", h.name, r.Status, r.Body)
+		c.t.Fatalf("start oauth_app on %s: %d %s", h.Name, r.Status, r.Body)
 	}
 	var out struct {
 		Integration struct {
@@ -39,11 +41,11 @@ func (c *cluster) startOAuthApp(h *hostProc) string {
 // authorize asks host h for the authorize URL and lets the simulator's
 // signed-in user (demo) grant it. It returns the callback the browser would
 // follow: the path and query on the load balancer.
-func (c *cluster) authorize(h *hostProc, integrationID string) string {
+func (c *cluster) authorize(h *e2ekit.Host, integrationID string) string {
 	c.t.Helper()
 	r := c.do(h, "POST", "/v1/integrations/gitlab/authorize", map[string]any{"integration_id": integrationID, "redirect_url": frontendURL})
 	if r.Status != http.StatusOK {
-		c.t.Fatalf("authorize on %s: %d %s", h.name, r.Status, r.Body)
+		c.t.Fatalf("authorize on %s: %d %s", h.Name, r.Status, r.Body)
 	}
 	var out struct {
 		AuthorizeURL string `json:"authorize_url"`
@@ -65,10 +67,10 @@ func (c *cluster) authorize(h *hostProc, integrationID string) string {
 }
 
 // callback is the browser landing on host h.
-func (c *cluster) callback(h *hostProc, requestURI string) (status int, location, body string) {
-	res, err := c.client.Get(h.base + requestURI)
+func (c *cluster) callback(h *e2ekit.Host, requestURI string) (status int, location, body string) {
+	res, err := c.client.Get(h.URL + requestURI)
 	if err != nil {
-		c.t.Errorf("callback on %s: %v", h.name, err)
+		c.t.Errorf("callback on %s: %v", h.Name, err)
 		return 0, "", ""
 	}
 	defer res.Body.Close()
@@ -112,7 +114,7 @@ func TestOAuthCallbackOnAnotherHost(t *testing.T) {
 		}
 		r.decode(t, &out)
 		if out.Integration.Status != "active" || out.Integration.AccountUsername != "demo" || out.RepositoryCount < 3 {
-			t.Fatalf("integration on %s after the callback: %s", h.name, r.Body)
+			t.Fatalf("integration on %s after the callback: %s", h.Name, r.Body)
 		}
 	}
 }

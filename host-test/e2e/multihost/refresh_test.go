@@ -55,7 +55,7 @@ func TestOneRefreshForConcurrentCallsOnThreeHosts(t *testing.T) {
 			r := c.do(h, "POST", "/v1/integrations/"+id+"/installations", map[string]any{})
 			if r.Status != http.StatusOK {
 				if failed.Add(1) <= 5 {
-					t.Errorf("call %d on %s: %d %s", i, h.name, r.Status, r.Body)
+					t.Errorf("call %d on %s: %d %s", i, h.Name, r.Status, r.Body)
 				}
 			}
 		})

@@ -20,7 +20,7 @@ func TestSecretRotationRefusedEverywhereAtOnce(t *testing.T) {
 	secret := c.webhookSecret(c.hosts[0], app.ID)
 	for _, h := range c.hosts {
 		if res, err := c.send(ctx, h, gitlabsim.WebhookSpec{ProjectID: c.demo.FlutterApp.ID, SecretToken: secret}); err != nil || res.Status != http.StatusOK {
-			t.Fatalf("first secret on %s: %v %+v", h.name, err, res)
+			t.Fatalf("first secret on %s: %v %+v", h.Name, err, res)
 		}
 	}
 	used := map[string]string{"owner token": c.owner, "GitLab token": c.demo.Token, "secret 0": secret}
@@ -33,11 +33,11 @@ func TestSecretRotationRefusedEverywhereAtOnce(t *testing.T) {
 			h := c.host(round + i)
 			res, err := c.send(ctx, h, gitlabsim.WebhookSpec{ProjectID: c.demo.FlutterApp.ID, SecretToken: old})
 			if err != nil || res.Status != http.StatusUnauthorized {
-				t.Fatalf("round %d: the secret %s replaced was answered %v %+v by %s, want 401", round, rotator.name, err, res, h.name)
+				t.Fatalf("round %d: the secret %s replaced was answered %v %+v by %s, want 401", round, rotator.Name, err, res, h.Name)
 			}
 			res, err = c.send(ctx, h, gitlabsim.WebhookSpec{ProjectID: c.demo.FlutterApp.ID, SecretToken: secret})
 			if ok, _ := webhookAnswer(res); err != nil || !ok {
-				t.Fatalf("round %d: the new secret from %s was answered %v %+v by %s", round, rotator.name, err, res, h.name)
+				t.Fatalf("round %d: the new secret from %s was answered %v %+v by %s", round, rotator.Name, err, res, h.Name)
 			}
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/oore-ci/oore-scm-gitlab/host-test/e2e/e2ekit"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/gitlabsim"
 )
 
@@ -30,7 +31,7 @@ func TestWalkthroughOnEachStore(t *testing.T) {
 func walkthrough(t *testing.T, c *cluster) {
 	ctx := context.Background()
 	step := 0
-	next := func() *hostProc { step++; return c.host(step) }
+	next := func() *e2ekit.Host { step++; return c.host(step) }
 
 	id := c.startPAT(next())
 	app := c.repository(next(), id, "oore-demo/mobile/flutter-app")
@@ -107,7 +108,7 @@ func walkthrough(t *testing.T, c *cluster) {
 	}
 	for _, h := range c.hosts {
 		if r := c.do(h, "GET", "/v1/integrations/"+id, nil); r.Status != http.StatusNotFound {
-			t.Fatalf("deleted integration on %s: %d", h.name, r.Status)
+			t.Fatalf("deleted integration on %s: %d", h.Name, r.Status)
 		}
 	}
 	db := c.db()
