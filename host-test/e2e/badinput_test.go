@@ -74,7 +74,7 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 	secretsBefore := e.rows("repositories WHERE webhook_secret IS NOT NULL")
 	for _, tc := range tests {
 		r := e.do(tc.method, tc.path, e.owner, tc.body)
-		if r.Status != tc.wantStatus || r.errorCode() != tc.wantCode {
+		if r.Status != tc.wantStatus || r.ErrorCode() != tc.wantCode {
 			t.Errorf("%s: %d %.300s, want %d %s", tc.name, r.Status, r.Body, tc.wantStatus, tc.wantCode)
 			continue
 		}
@@ -85,7 +85,7 @@ func TestBadInputIsRefusedAndStoresNothing(t *testing.T) {
 					Field string `json:"field"`
 				} `json:"fields"`
 			}
-			r.json(t, &body)
+			r.Decode(t, &body)
 			if !strings.Contains(body.Error, tc.field) {
 				t.Errorf("%s: error %q does not name %q", tc.name, body.Error, tc.field)
 			}

@@ -3,14 +3,12 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -37,6 +35,7 @@ type env struct {
 	owner   string
 	dataDir string
 	client  *http.Client
+	api     *e2ekit.Client // calls the host's API and checks its answers against the contract
 	// In-process hosts only.
 	st  *store.SQL
 	reg *launcher.Registry
@@ -92,7 +91,7 @@ func startInProcess(t *testing.T, cfg host.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, sim: sim, demo: demo, base: base, owner: owner, dataDir: dir, client: noRedirectClient(), st: st, reg: reg}
+	return newEnv(&env{t: t, sim: sim, demo: demo, base: base, owner: owner, dataDir: dir, st: st, reg: reg})
 }
 
 // startBinary runs the oore-host binary with the built plugins.
@@ -105,91 +104,33 @@ func startBinary(t *testing.T, extraArgs ...string) *env {
 		Env: []string{"OORE_BOOTSTRAP_TOKEN=" + owner},
 	})
 	h.WaitHealthy(20*time.Second, 20*time.Millisecond)
-	return &env{t: t, sim: sim, demo: demo, base: h.URL, owner: owner, dataDir: h.DataDir, client: noRedirectClient(), logs: h.Logs}
+	return newEnv(&env{t: t, sim: sim, demo: demo, base: h.URL, owner: owner, dataDir: h.DataDir, logs: h.Logs})
 }
 
-func noRedirectClient() *http.Client {
-	return &http.Client{Timeout: 60 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-}
-
-// response is one API answer.
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-func (r response) json(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		t.Fatalf("decode %s: %v", r.Body, err)
-	}
-}
-
-// errorCode is the "code" of an error answer.
-func (r response) errorCode() string {
-	var e struct {
-		Code string `json:"code"`
-	}
-	_ = json.Unmarshal(r.Body, &e)
-	return e.Code
-}
-
-// do calls the API and checks the answer against the contract.
-func (e *env) do(method, path, token string, body any) response {
-	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, e.base+path, rd)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := e.client.Do(req)
-	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	r := response{Status: res.StatusCode, Header: res.Header, Body: raw}
-	e.checkContract(method, path, r)
-	return r
-}
-
-func (e *env) checkContract(method, path string, r response) {
+// newEnv gives e its HTTP client and its contract-checking API client.
+func newEnv(e *env) *env {
 	e.t.Helper()
 	v, err := validator()
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	p, _, _ := strings.Cut(path, "?")
-	err = v.ValidateResponse(method, p, r.Status, r.Header.Get("Content-Type"), r.Body)
-	if errors.Is(err, contract.ErrNotInContract) {
-		return // the host's own additions (/v1/webhook-deliveries, /healthz)
-	}
-	if err != nil {
-		e.t.Errorf("contract: %v\nbody: %.500s", err, r.Body)
-	}
+	e.client = e2ekit.NoRedirectClient()
+	e.api = &e2ekit.Client{T: e.t, Base: e.base, HTTP: e.client, Contract: v}
+	return e
+}
+
+// response is one API answer.
+type response = e2ekit.Response
+
+// do calls the API and checks the answer against the contract.
+func (e *env) do(method, path, token string, body any) response {
+	e.t.Helper()
+	return e.api.Do(method, path, token, body)
+}
+
+func (e *env) checkContract(method, path string, r response) {
+	e.t.Helper()
+	e.api.CheckContract(method, path, r)
 }
 
 // startPAT connects the demo user with a personal token and returns the
@@ -206,7 +147,7 @@ func (e *env) startPAT() string {
 			Status string `json:"status"`
 		} `json:"integration"`
 	}
-	r.json(e.t, &out)
+	r.Decode(e.t, &out)
 	if out.Integration.Status != "active" {
 		e.t.Fatalf("personal-token integration is %q, want active", out.Integration.Status)
 	}
@@ -226,7 +167,7 @@ func (e *env) repository(integrationID, fullName string) repo {
 	var out struct {
 		Repositories []repo `json:"repositories"`
 	}
-	r.json(e.t, &out)
+	r.Decode(e.t, &out)
 	for _, rp := range out.Repositories {
 		if rp.FullName == fullName {
 			return rp
@@ -247,7 +188,7 @@ func (e *env) webhookSecret(repositoryID, query string) string {
 		Secret     string `json:"webhook_secret"`
 		WebhookURL string `json:"webhook_url"`
 	}
-	r.json(e.t, &out)
+	r.Decode(e.t, &out)
 	if out.WebhookURL != e.base+"/v1/webhooks/gitlab" {
 		e.t.Errorf("webhook_url = %q", out.WebhookURL)
 	}
@@ -278,7 +219,7 @@ func (e *env) deliveries() []delivery {
 		Deliveries []delivery `json:"deliveries"`
 		Total      int        `json:"total"`
 	}
-	r.json(e.t, &out)
+	r.Decode(e.t, &out)
 	return out.Deliveries
 }
 

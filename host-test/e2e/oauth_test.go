@@ -27,7 +27,7 @@ func TestOAuthWalkthrough(t *testing.T) {
 	var started struct {
 		Integration struct{ ID, Status string } `json:"integration"`
 	}
-	r.json(t, &started)
+	r.Decode(t, &started)
 	id := started.Integration.ID
 	if started.Integration.Status != "inactive" {
 		t.Fatalf("an OAuth integration before the callback is %q, want inactive", started.Integration.Status)
@@ -42,7 +42,7 @@ func TestOAuthWalkthrough(t *testing.T) {
 		var out struct {
 			AuthorizeURL string `json:"authorize_url"`
 		}
-		r.json(t, &out)
+		r.Decode(t, &out)
 		u, err := url.Parse(out.AuthorizeURL)
 		if err != nil || !strings.HasPrefix(out.AuthorizeURL, e.sim.URL+"/oauth/authorize") || u.Query().Get("code_challenge_method") != "S256" || u.Query().Get("state") == "" {
 			t.Fatalf("authorize_url %q", out.AuthorizeURL)
@@ -89,7 +89,7 @@ func TestOAuthWalkthrough(t *testing.T) {
 		} `json:"integration"`
 		RepositoryCount int `json:"repository_count"`
 	}
-	detail.json(t, &d)
+	detail.Decode(t, &d)
 	if d.Integration.Status != "active" || d.Integration.AccountUsername != "demo" || d.RepositoryCount < 3 {
 		t.Fatalf("after the callback: %s", detail.Body)
 	}

@@ -37,7 +37,7 @@ func (e *env) registerHook(repositoryID, query string) projectWebhook {
 		e.t.Fatalf("register webhook: %d %s", r.Status, r.Body)
 	}
 	var out projectWebhook
-	r.json(e.t, &out)
+	r.Decode(e.t, &out)
 	if out.RepositoryID != repositoryID || out.HookID == "" || out.WebhookURL != e.base+"/v1/webhooks/gitlab" {
 		e.t.Fatalf("register webhook answered %s", r.Body)
 	}
@@ -95,7 +95,7 @@ func (e *env) newestDelivery() statusDelivery {
 	var out struct {
 		Deliveries []statusDelivery `json:"deliveries"`
 	}
-	r.json(e.t, &out)
+	r.Decode(e.t, &out)
 	if r.Status != 200 || len(out.Deliveries) != 1 {
 		e.t.Fatalf("deliveries: %d %s", r.Status, r.Body)
 	}
@@ -171,7 +171,7 @@ func TestProjectWebhookLifecycle(t *testing.T) {
 	statusIDs := map[string]bool{}
 	for _, s := range states {
 		r := e.setStatus(d.ID, s.body)
-		if r.Status != s.wantStatus || (s.wantCode != "" && r.errorCode() != s.wantCode) {
+		if r.Status != s.wantStatus || (s.wantCode != "" && r.ErrorCode() != s.wantCode) {
 			t.Fatalf("status %v: %d %s, want %d %s", s.body, r.Status, r.Body, s.wantStatus, s.wantCode)
 		}
 		if r.Status == 200 {
@@ -182,7 +182,7 @@ func TestProjectWebhookLifecycle(t *testing.T) {
 				Ref      string `json:"ref"`
 				Context  string `json:"context"`
 			}
-			r.json(t, &out)
+			r.Decode(t, &out)
 			if !out.OK || out.StatusID == "" || out.SHA != head || out.Ref != "main" || out.Context != "oore/build" {
 				t.Fatalf("status %v answered %s", s.body, r.Body)
 			}
@@ -255,7 +255,7 @@ func TestProjectWebhookLifecycle(t *testing.T) {
 			Failed  []any `json:"failed"`
 		} `json:"project_webhooks"`
 	}
-	r.json(t, &deleted)
+	r.Decode(t, &deleted)
 	if r.Status != 200 || !deleted.OK || deleted.ProjectWebhooks.Removed != 2 || len(deleted.ProjectWebhooks.Failed) != 0 {
 		t.Fatalf("delete integration: %d %s, want ok and 2 hooks removed", r.Status, r.Body)
 	}
@@ -310,7 +310,7 @@ func TestProjectWebhookRefusals(t *testing.T) {
 		t.Helper()
 		before := snap()
 		r := e.do(method, path, e.owner, body)
-		if r.Status != wantStatus || r.errorCode() != wantCode {
+		if r.Status != wantStatus || r.ErrorCode() != wantCode {
 			t.Fatalf("%s: %d %s, want %d %s", name, r.Status, r.Body, wantStatus, wantCode)
 		}
 		for _, s := range wantInError {
@@ -358,7 +358,7 @@ func TestProjectWebhookRefusals(t *testing.T) {
 	var ro struct {
 		Integration struct{ ID string } `json:"integration"`
 	}
-	r.json(t, &ro)
+	r.Decode(t, &ro)
 	roApp := e.repository(ro.Integration.ID, "oore-demo/mobile/flutter-app")
 	refuse("read_api token", "POST", "/v1/integration-repositories/"+roApp.ID+"/gitlab-webhook", nil, 403, "gitlab_scope_missing", "api", `"details":"missing scopes: api"`)
 
@@ -422,7 +422,7 @@ func TestProjectWebhookRefusals(t *testing.T) {
 		{"POST", status},
 	} {
 		before := snap()
-		if r := e.do(ep.method, ep.path, devToken, map[string]any{"state": "success"}); r.Status != 403 || r.errorCode() != "forbidden" {
+		if r := e.do(ep.method, ep.path, devToken, map[string]any{"state": "success"}); r.Status != 403 || r.ErrorCode() != "forbidden" {
 			t.Errorf("%s %s as developer: %d %s, want 403 forbidden", ep.method, ep.path, r.Status, r.Body)
 		}
 		if after := snap(); after != before {
@@ -471,12 +471,12 @@ func (e *env) connectOAuth() string {
 	var started struct {
 		Integration struct{ ID string } `json:"integration"`
 	}
-	r.json(e.t, &started)
+	r.Decode(e.t, &started)
 	r = e.do("POST", "/v1/integrations/gitlab/authorize", e.owner, map[string]any{"integration_id": started.Integration.ID, "redirect_url": e.base + "/"})
 	var auth struct {
 		AuthorizeURL string `json:"authorize_url"`
 	}
-	r.json(e.t, &auth)
+	r.Decode(e.t, &auth)
 	res, err := e.client.Get(auth.AuthorizeURL) // the browser at GitLab
 	if err != nil {
 		e.t.Fatal(err)

@@ -163,7 +163,7 @@ func TestDeleteBlockedByRunningBuild(t *testing.T) {
 	if err := e.st.SetBuildTriggerStatus(context.Background(), build, store.TriggerRunning); err != nil {
 		t.Fatal(err)
 	}
-	if r := e.do("DELETE", "/v1/integrations/"+id, e.owner, nil); r.Status != 409 || r.errorCode() != "integration_has_active_builds" {
+	if r := e.do("DELETE", "/v1/integrations/"+id, e.owner, nil); r.Status != 409 || r.ErrorCode() != "integration_has_active_builds" {
 		t.Fatalf("delete with a running build: %d %s", r.Status, r.Body)
 	}
 	if res := e.send(gitlabsim.WebhookSpec{ProjectID: e.demo.FlutterApp.ID, Kind: "push", SecretToken: secret}); res.Status != 200 {

@@ -41,14 +41,14 @@ func TestRoles(t *testing.T) {
 	integrations, audits := e.rows("integrations"), e.rows("audit_events")
 	for _, ep := range mutating {
 		for _, role := range []host.Role{host.RoleDeveloper, host.RoleQAViewer} {
-			if r := e.do(ep.method, ep.path, tokens[role], ep.body); r.Status != 403 || r.errorCode() != "forbidden" {
+			if r := e.do(ep.method, ep.path, tokens[role], ep.body); r.Status != 403 || r.ErrorCode() != "forbidden" {
 				t.Errorf("%s %s as %s: %d %s, want 403 forbidden", ep.method, ep.path, role, r.Status, r.Body)
 			}
 		}
-		if r := e.do(ep.method, ep.path, "", ep.body); r.Status != 401 || r.errorCode() != "missing_token" {
+		if r := e.do(ep.method, ep.path, "", ep.body); r.Status != 401 || r.ErrorCode() != "missing_token" {
 			t.Errorf("%s %s without a token: %d %s, want 401 missing_token", ep.method, ep.path, r.Status, r.Body)
 		}
-		if r := e.do(ep.method, ep.path, "oore_not-a-token", ep.body); r.Status != 401 || r.errorCode() != "invalid_token" {
+		if r := e.do(ep.method, ep.path, "oore_not-a-token", ep.body); r.Status != 401 || r.ErrorCode() != "invalid_token" {
 			t.Errorf("%s %s with a wrong token: %d, want 401 invalid_token", ep.method, ep.path, r.Status)
 		}
 	}

@@ -38,7 +38,7 @@ func TestSelfManagedGitLabBehindAPrivateCA(t *testing.T) {
 	var out struct {
 		Integration struct{ ID, Status string } `json:"integration"`
 	}
-	r.json(t, &out)
+	r.Decode(t, &out)
 	repos := trusting.do("GET", "/v1/integrations/"+out.Integration.ID+"/repositories?q=flutter-app", trusting.owner, nil)
 	if repos.Status != 200 || !strings.Contains(string(repos.Body), "oore-demo/mobile/flutter-app") {
 		t.Fatalf("repositories over TLS: %d %s", repos.Status, repos.Body)
@@ -46,7 +46,7 @@ func TestSelfManagedGitLabBehindAPrivateCA(t *testing.T) {
 
 	plain := startBinary(t)
 	r = plain.do("POST", "/v1/integrations/gitlab/start", plain.owner, body)
-	if r.Status < 400 || r.errorCode() != "gitlab_unreachable" || !strings.Contains(strings.ToLower(string(r.Body)), "certificate") {
+	if r.Status < 400 || r.ErrorCode() != "gitlab_unreachable" || !strings.Contains(strings.ToLower(string(r.Body)), "certificate") {
 		t.Fatalf("start without the CA: %d %s; want gitlab_unreachable naming the certificate", r.Status, r.Body)
 	}
 	if n := plain.rows("integrations"); n != 0 {

@@ -63,7 +63,7 @@ func TestPersonalTokenWalkthrough(t *testing.T) {
 		RepositoryCount int    `json:"repository_count"`
 		LastWebhookAt   *int64 `json:"last_webhook_at"`
 	}
-	detail.json(t, &d)
+	detail.Decode(t, &d)
 	if d.RepositoryCount < 3 || d.LastWebhookAt == nil {
 		t.Fatalf("detail = %s", detail.Body)
 	}

@@ -55,7 +55,7 @@ func (s *stack) connectOAuth(clientID, clientSecret string) string {
 	var started struct {
 		Integration struct{ ID string } `json:"integration"`
 	}
-	r.decode(s.t, &started)
+	r.Decode(s.t, &started)
 	id := started.Integration.ID
 	r = s.api("POST", "/v1/integrations/gitlab/authorize", s.owner, map[string]any{"integration_id": id, "redirect_url": s.base + "/"})
 	if r.Status != http.StatusOK {
@@ -64,7 +64,7 @@ func (s *stack) connectOAuth(clientID, clientSecret string) string {
 	var out struct {
 		AuthorizeURL string `json:"authorize_url"`
 	}
-	r.decode(s.t, &out)
+	r.Decode(s.t, &out)
 	next := out.AuthorizeURL
 	for hop := 0; hop < 2; hop++ { // GitLab's authorize → the host's callback → redirect_url
 		req, err := http.NewRequest("GET", next, nil)

@@ -4,9 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,6 +29,9 @@ type stack struct {
 	owner string
 	host  *exec.Cmd
 	logs  *e2ekit.Logs
+	// client calls the host's API (answers are not checked against the
+	// contract here: the e2e package does that).
+	client *e2ekit.Client
 }
 
 // startStack seeds the simulator's demo and starts oore-host (log level
@@ -45,64 +46,27 @@ func startStack(t *testing.T) *stack {
 		Env: []string{"OORE_BOOTSTRAP_TOKEN=" + owner},
 	})
 	h.WaitHealthy(30*time.Second, 20*time.Millisecond)
-	return &stack{t: t, sim: sim, demo: demo, base: h.URL, owner: owner, host: h.Cmd, logs: h.Logs}
+	return &stack{t: t, sim: sim, demo: demo, base: h.URL, owner: owner, host: h.Cmd, logs: h.Logs,
+		client: &e2ekit.Client{T: t, Base: h.URL, HTTP: e2ekit.NoRedirectClient()}}
 }
 
 // response is one API answer.
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
-
-func (r response) decode(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		t.Fatalf("decode %s: %v", r.Body, err)
-	}
-}
+type response = e2ekit.Response
 
 // api calls the host's API with a bearer token.
 func (s *stack) api(method, path, token string, body any) response {
 	s.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, s.base+path, rd)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	return s.send(req)
+	return s.client.Do(method, path, token, body)
 }
 
+// send sends a request the test built itself.
 func (s *stack) send(req *http.Request) response {
 	s.t.Helper()
-	client := &http.Client{Timeout: 60 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := client.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", req.Method, req.URL.Path, err)
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
+	r, err := s.client.Send(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	return response{Status: res.StatusCode, Header: res.Header, Body: raw}
+	return r
 }
 
 // connect starts a personal-token integration for the demo user and returns
@@ -117,7 +81,7 @@ func (s *stack) connect() string {
 	var out struct {
 		Integration struct{ ID string } `json:"integration"`
 	}
-	r.decode(s.t, &out)
+	r.Decode(s.t, &out)
 	return out.Integration.ID
 }
 
@@ -131,7 +95,7 @@ func (s *stack) repositoryID(integrationID, fullName string) string {
 			FullName string `json:"full_name"`
 		} `json:"repositories"`
 	}
-	r.decode(s.t, &out)
+	r.Decode(s.t, &out)
 	for _, rp := range out.Repositories {
 		if rp.FullName == fullName {
 			return rp.ID
@@ -154,7 +118,7 @@ func (s *stack) hookUp(integrationID string, project *gitlabsim.Project) {
 		Secret     string `json:"webhook_secret"`
 		WebhookURL string `json:"webhook_url"`
 	}
-	r.decode(s.t, &out)
+	r.Decode(s.t, &out)
 	if _, err := s.sim.AddHook(project.ID, gitlabsim.ProjectHook{URL: out.WebhookURL, Token: out.Secret, PushEvents: true, MergeRequestsEvents: true}); err != nil {
 		s.t.Fatal(err)
 	}
@@ -182,7 +146,7 @@ func (s *stack) push(project *gitlabsim.Project, branch string) (deliveryID, sha
 			} `json:"builds"`
 		} `json:"deliveries"`
 	}
-	r.decode(s.t, &out)
+	r.Decode(s.t, &out)
 	for _, d := range out.Deliveries {
 		if d.DeliveryID == results[0].DeliveryID {
 			if len(d.Builds) != 1 || d.Builds[0].SHA != sha {
@@ -216,7 +180,7 @@ func (s *stack) newJob(deliveryID string, body any) job {
 		s.t.Fatalf("create job: %d %s", r.Status, r.Body)
 	}
 	var j job
-	r.decode(s.t, &j)
+	r.Decode(s.t, &j)
 	j.raw = r.Body
 	if j.JobID == "" || j.Token == "" || j.SHA == "" || j.ExpiresAt == 0 ||
 		!strings.HasPrefix(j.CloneURL, s.base+"/v1/runners/"+j.RunnerID+"/jobs/"+j.JobID+"/gitlab/") {

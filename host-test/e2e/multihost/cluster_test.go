@@ -7,11 +7,8 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -81,7 +78,7 @@ func newCluster(t *testing.T) *cluster {
 	return &cluster{
 		t: t, sim: sim, demo: sim.SeedDemo(), owner: secrets.RandomToken("oore_", 32),
 		key:      base64.StdEncoding.EncodeToString(key),
-		client:   &http.Client{Timeout: 60 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		client:   e2ekit.NoRedirectClient(),
 		contract: v,
 	}
 }
@@ -115,63 +112,24 @@ func (c *cluster) launch(name string) *e2ekit.Host {
 func (c *cluster) host(i int) *e2ekit.Host { return c.hosts[i%len(c.hosts)] }
 
 // response is one HTTP answer.
-type response struct {
-	Status int
-	Header http.Header
-	Body   []byte
-}
+type response = e2ekit.Response
 
-func (r response) decode(t *testing.T, v any) {
-	t.Helper()
-	if err := json.Unmarshal(r.Body, v); err != nil {
-		t.Fatalf("decode %.300s: %v", r.Body, err)
-	}
+// api is the owner's client of host h's API; it checks every answer
+// against Oore's contract.
+func (c *cluster) api(h *e2ekit.Host) *e2ekit.Client {
+	return &e2ekit.Client{T: c.t, Base: h.URL, HTTP: c.client, Contract: c.contract}
 }
 
 // do calls the API of host h as the owner and checks the answer against
 // Oore's contract. It may be called from several goroutines; it reports
 // transport errors with Errorf and answers Status 0 then.
 func (c *cluster) do(h *e2ekit.Host, method, path string, body any) response {
-	var rd io.Reader
-	if body != nil {
-		raw, err := json.Marshal(body)
-		if err != nil {
-			c.t.Error(err)
-			return response{}
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, h.URL+path, rd)
+	r, err := c.api(h).Call(method, path, c.owner, body)
 	if err != nil {
-		c.t.Error(err)
+		c.t.Errorf("on %s: %v", h.Name, err)
 		return response{}
 	}
-	req.Header.Set("Authorization", "Bearer "+c.owner)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := c.client.Do(req)
-	if err != nil {
-		c.t.Errorf("%s %s on %s: %v", method, path, h.Name, err)
-		return response{}
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		c.t.Errorf("%s %s on %s: read: %v", method, path, h.Name, err)
-		return response{}
-	}
-	r := response{Status: res.StatusCode, Header: res.Header, Body: raw}
-	c.checkContract(method, path, r)
 	return r
-}
-
-func (c *cluster) checkContract(method, path string, r response) {
-	p, _, _ := strings.Cut(path, "?")
-	err := c.contract.ValidateResponse(method, p, r.Status, r.Header.Get("Content-Type"), r.Body)
-	if err != nil && !errors.Is(err, contract.ErrNotInContract) {
-		c.t.Errorf("%s %s: contract: %v\nbody: %.500s", method, p, err, r.Body)
-	}
 }
 
 // startPAT connects the demo user with a personal token on host h and
@@ -188,7 +146,7 @@ func (c *cluster) startPAT(h *e2ekit.Host) string {
 			Status string `json:"status"`
 		} `json:"integration"`
 	}
-	r.decode(c.t, &out)
+	r.Decode(c.t, &out)
 	if out.Integration.Status != "active" {
 		c.t.Fatalf("personal-token integration is %q, want active", out.Integration.Status)
 	}
@@ -208,7 +166,7 @@ func (c *cluster) repository(h *e2ekit.Host, integrationID, fullName string) rep
 	var out struct {
 		Repositories []repository `json:"repositories"`
 	}
-	r.decode(c.t, &out)
+	r.Decode(c.t, &out)
 	for _, rp := range out.Repositories {
 		if rp.FullName == fullName {
 			return rp
@@ -229,7 +187,7 @@ func (c *cluster) webhookSecret(h *e2ekit.Host, repositoryID string) string {
 		Secret     string `json:"webhook_secret"`
 		WebhookURL string `json:"webhook_url"`
 	}
-	r.decode(c.t, &out)
+	r.Decode(c.t, &out)
 	if out.Secret == "" || out.WebhookURL != publicURL+"/v1/webhooks/gitlab" {
 		c.t.Fatalf("webhook secret answer: secret set %v, webhook_url %q", out.Secret != "", out.WebhookURL)
 	}
@@ -247,7 +205,7 @@ func (c *cluster) send(ctx context.Context, h *e2ekit.Host, spec gitlabsim.Webho
 	if res.Status == 0 {
 		return res, fmt.Errorf("no answer from %s", h.Name)
 	}
-	c.checkContract("POST", "/v1/webhooks/gitlab", response{Status: res.Status, Header: res.Headers, Body: res.Body})
+	c.api(h).CheckContract("POST", "/v1/webhooks/gitlab", response{Status: res.Status, Header: res.Headers, Body: res.Body})
 	return res, nil
 }
 

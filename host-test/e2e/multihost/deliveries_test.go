@@ -101,7 +101,7 @@ func TestDeliveriesTwiceOnDifferentHosts(t *testing.T) {
 	var list struct {
 		Total int `json:"total"`
 	}
-	r.decode(t, &list)
+	r.Decode(t, &list)
 	if list.Total != deliveries {
 		t.Fatalf("the API lists %d deliveries, want %d", list.Total, deliveries)
 	}

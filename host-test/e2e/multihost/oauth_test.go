@@ -31,7 +31,7 @@ func (c *cluster) startOAuthApp(h *e2ekit.Host) string {
 			Status string `json:"status"`
 		} `json:"integration"`
 	}
-	r.decode(c.t, &out)
+	r.Decode(c.t, &out)
 	if out.Integration.Status != "inactive" {
 		c.t.Fatalf("OAuth integration before its callback is %q, want inactive", out.Integration.Status)
 	}
@@ -50,7 +50,7 @@ func (c *cluster) authorize(h *e2ekit.Host, integrationID string) string {
 	var out struct {
 		AuthorizeURL string `json:"authorize_url"`
 	}
-	r.decode(c.t, &out)
+	r.Decode(c.t, &out)
 	if !strings.HasPrefix(out.AuthorizeURL, c.sim.URL+"/oauth/authorize?") {
 		c.t.Fatalf("authorize_url %q is not the simulator's", out.AuthorizeURL)
 	}
@@ -112,7 +112,7 @@ func TestOAuthCallbackOnAnotherHost(t *testing.T) {
 			} `json:"integration"`
 			RepositoryCount int `json:"repository_count"`
 		}
-		r.decode(t, &out)
+		r.Decode(t, &out)
 		if out.Integration.Status != "active" || out.Integration.AccountUsername != "demo" || out.RepositoryCount < 3 {
 			t.Fatalf("integration on %s after the callback: %s", h.Name, r.Body)
 		}

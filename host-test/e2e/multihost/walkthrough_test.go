@@ -63,7 +63,7 @@ func walkthrough(t *testing.T, c *cluster) {
 		} `json:"deliveries"`
 		Total int `json:"total"`
 	}
-	r.decode(t, &ds)
+	r.Decode(t, &ds)
 	if ds.Total != 1 || len(ds.Deliveries) != 1 {
 		t.Fatalf("deliveries after a push and its duplicate: %s", r.Body)
 	}
@@ -91,7 +91,7 @@ func walkthrough(t *testing.T, c *cluster) {
 		RepositoryCount int    `json:"repository_count"`
 		LastWebhookAt   *int64 `json:"last_webhook_at"`
 	}
-	detail.decode(t, &in)
+	detail.Decode(t, &in)
 	if in.Integration.Status != "active" || in.RepositoryCount < 3 || in.LastWebhookAt == nil {
 		t.Fatalf("detail = %s", detail.Body)
 	}
