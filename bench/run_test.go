@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"math"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -45,5 +47,40 @@ func TestDriverPrintsEveryFigure(t *testing.T) {
 	}
 	if n := strings.Count(table.String(), "goal "); n < 6 {
 		t.Errorf("the table shows %d goal verdicts, want one per goal (at least 6):\n%s", n, table.String())
+	}
+}
+
+// TestCommandPrintsBenchLines runs the oore-bench command itself (one quick
+// stage) and checks its output: the table, a finite BENCH line for what the
+// stage measured, NaN for what it did not.
+func TestCommandPrintsBenchLines(t *testing.T) {
+	_, dir := sharedBinaries(t)
+	root, err := ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "oore-bench")
+	build := exec.Command(goTool(), "build", "-o", bin, "./bench/cmd/oore-bench")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build oore-bench: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-quick", "-q", "-only", "coldstart", "-plugin-dir", dir)
+	cmd.Dir = root
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("oore-bench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	out := stdout.String()
+	got := ParseLines(out)
+	if v, ok := got["cold_start_ms"]; !ok || math.IsNaN(v) || v <= 0 {
+		t.Errorf("BENCH cold_start_ms = %v (present %v), want a positive value\n%s", v, ok, out)
+	}
+	if v, ok := got["list_10k_ms"]; !ok || !math.IsNaN(v) {
+		t.Errorf("BENCH list_10k_ms = %v (present %v), want NaN for a stage that did not run", v, ok)
+	}
+	if !strings.Contains(out, "== 4. cold start") || !strings.Contains(out, "not measured in this run (-only)") {
+		t.Errorf("the table lacks the cold start section or the note on skipped stages:\n%s", out)
 	}
 }
