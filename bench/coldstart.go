@@ -68,7 +68,7 @@ func (r *run) coldStart(ctx context.Context) error {
 // its handshake line, with the time its package initialisers take.
 func (r *run) coldStartParts(ctx context.Context, m *manifest.Manifest) error {
 	n := max(r.sz.coldStarts, 3)
-	var hash, keys, handshake, inits, startCPU []float64
+	var hash, keys, handshake, inits, startCPU, floorWall, floorCPU []float64
 	for range n {
 		start := time.Now()
 		if _, err := manifest.FileSHA256(m.ExecutablePath()); err != nil {
@@ -87,6 +87,11 @@ func (r *run) coldStartParts(ctx context.Context, m *manifest.Manifest) error {
 		handshake = append(handshake, millis(hs))
 		startCPU = append(startCPU, millis(cpu))
 		inits = append(inits, initMs)
+		fw, fc, err := processFloor(ctx, r.bins.echo, r.dir)
+		if err != nil {
+			return err
+		}
+		floorWall, floorCPU = append(floorWall, millis(fw)), append(floorCPU, millis(fc))
 	}
 	fi, err := os.Stat(m.ExecutablePath())
 	if err != nil {
@@ -99,6 +104,7 @@ func (r *run) coldStartParts(ctx context.Context, m *manifest.Manifest) error {
 		Figure{Name: "plugin_handshake_ms", Value: median(handshake), Unit: "ms", Label: "part: plugin process alone, exec to handshake line", Note: "no TLS, GODEBUG=inittrace=1"},
 		Figure{Name: "plugin_start_cpu_ms", Value: median(startCPU), Unit: "ms", Label: "part: CPU the plugin used up to its handshake", Note: "all threads; less sensitive to other load than wall time"},
 		Figure{Name: "plugin_init_ms", Value: median(inits), Unit: "ms", Label: "part: of which package initialisers", Note: "sum of inittrace clock times"},
+		Figure{Name: "go_process_floor_ms", Value: median(floorWall), Unit: "ms", Label: "floor: a small Go program (the echo helper), exec to its first line", Note: fmt.Sprintf("%.1f ms of CPU; what any Go plugin pays on this machine", median(floorCPU))},
 	)
 	return nil
 }
@@ -163,4 +169,21 @@ func pluginHandshake(ctx context.Context, path, dir string) (time.Duration, time
 	case <-time.After(5 * time.Second):
 		return 0, 0, 0, fmt.Errorf("plugin %s: stderr did not close after kill", path)
 	}
+}
+
+// processFloor starts the echo helper, a small Go program, and returns the
+// time until it printed its first line and the CPU it had used by then: the
+// floor of starting any Go process on this machine.
+func processFloor(ctx context.Context, echoBin, dir string) (time.Duration, time.Duration, error) {
+	start := time.Now()
+	srv, err := startEcho(ctx, echoBin, dir)
+	if err != nil {
+		return 0, 0, err
+	}
+	wall := time.Since(start)
+	cpu, cerr := processCPU(srv.cmd.Process.Pid)
+	if err := srv.stop(); err != nil && cerr == nil {
+		cerr = err
+	}
+	return wall, cpu, cerr
 }
