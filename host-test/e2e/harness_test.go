@@ -137,62 +137,25 @@ func (e *env) checkContract(method, path string, r response) {
 // integration id.
 func (e *env) startPAT() string {
 	e.t.Helper()
-	r := e.do("POST", "/v1/integrations/gitlab/start", e.owner, map[string]any{"host_url": e.sim.URL, "auth_mode": "personal_token", "access_token": e.demo.Token})
-	if r.Status != 200 {
-		e.t.Fatalf("start: %d %s", r.Status, r.Body)
-	}
-	var out struct {
-		Integration struct {
-			ID     string `json:"id"`
-			Status string `json:"status"`
-		} `json:"integration"`
-	}
-	r.Decode(e.t, &out)
-	if out.Integration.Status != "active" {
-		e.t.Fatalf("personal-token integration is %q, want active", out.Integration.Status)
-	}
-	return out.Integration.ID
+	return e.api.StartPAT(e.owner, e.sim.URL, e.demo.Token)
 }
 
-type repo struct {
-	ID         string `json:"id"`
-	ExternalID string `json:"external_id"`
-	FullName   string `json:"full_name"`
-}
+type repo = e2ekit.Repository
 
 // repository finds an integration's repository by full name.
 func (e *env) repository(integrationID, fullName string) repo {
 	e.t.Helper()
-	r := e.do("GET", "/v1/integrations/"+integrationID+"/repositories?limit=100", e.owner, nil)
-	var out struct {
-		Repositories []repo `json:"repositories"`
-	}
-	r.Decode(e.t, &out)
-	for _, rp := range out.Repositories {
-		if rp.FullName == fullName {
-			return rp
-		}
-	}
-	e.t.Fatalf("repository %s not synced; have %+v", fullName, out.Repositories)
-	return repo{}
+	return e.api.FindRepository(e.owner, integrationID, fullName)
 }
 
 // webhookSecret makes (or rotates) a repository's webhook secret.
 func (e *env) webhookSecret(repositoryID, query string) string {
 	e.t.Helper()
-	r := e.do("POST", "/v1/integration-repositories/"+repositoryID+"/gitlab-webhook-secret"+query, e.owner, nil)
-	if r.Status != 200 {
-		e.t.Fatalf("webhook secret: %d %s", r.Status, r.Body)
+	secret, webhookURL := e.api.WebhookSecret(e.owner, repositoryID, query)
+	if webhookURL != e.base+"/v1/webhooks/gitlab" {
+		e.t.Errorf("webhook_url = %q", webhookURL)
 	}
-	var out struct {
-		Secret     string `json:"webhook_secret"`
-		WebhookURL string `json:"webhook_url"`
-	}
-	r.Decode(e.t, &out)
-	if out.WebhookURL != e.base+"/v1/webhooks/gitlab" {
-		e.t.Errorf("webhook_url = %q", out.WebhookURL)
-	}
-	return out.Secret
+	return secret
 }
 
 type delivery struct {

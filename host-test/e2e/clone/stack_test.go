@@ -73,53 +73,21 @@ func (s *stack) send(req *http.Request) response {
 // its id; its projects are synced.
 func (s *stack) connect() string {
 	s.t.Helper()
-	r := s.api("POST", "/v1/integrations/gitlab/start", s.owner, map[string]any{
-		"host_url": s.sim.URL, "auth_mode": "personal_token", "access_token": s.demo.Token})
-	if r.Status != http.StatusOK {
-		s.t.Fatalf("start: %d %s", r.Status, r.Body)
-	}
-	var out struct {
-		Integration struct{ ID string } `json:"integration"`
-	}
-	r.Decode(s.t, &out)
-	return out.Integration.ID
+	return s.client.StartPAT(s.owner, s.sim.URL, s.demo.Token)
 }
 
 // repositoryID finds an integration's repository by full name.
 func (s *stack) repositoryID(integrationID, fullName string) string {
 	s.t.Helper()
-	r := s.api("GET", "/v1/integrations/"+integrationID+"/repositories?limit=100", s.owner, nil)
-	var out struct {
-		Repositories []struct {
-			ID       string `json:"id"`
-			FullName string `json:"full_name"`
-		} `json:"repositories"`
-	}
-	r.Decode(s.t, &out)
-	for _, rp := range out.Repositories {
-		if rp.FullName == fullName {
-			return rp.ID
-		}
-	}
-	s.t.Fatalf("repository %s not synced: %s", fullName, r.Body)
-	return ""
+	return s.client.FindRepository(s.owner, integrationID, fullName).ID
 }
 
 // hookUp gives the repository a webhook secret and registers the project
 // hook on the simulator, as a GitLab user would.
 func (s *stack) hookUp(integrationID string, project *gitlabsim.Project) {
 	s.t.Helper()
-	repoID := s.repositoryID(integrationID, project.PathWithNamespace)
-	r := s.api("POST", "/v1/integration-repositories/"+repoID+"/gitlab-webhook-secret", s.owner, nil)
-	if r.Status != http.StatusOK {
-		s.t.Fatalf("webhook secret: %d %s", r.Status, r.Body)
-	}
-	var out struct {
-		Secret     string `json:"webhook_secret"`
-		WebhookURL string `json:"webhook_url"`
-	}
-	r.Decode(s.t, &out)
-	if _, err := s.sim.AddHook(project.ID, gitlabsim.ProjectHook{URL: out.WebhookURL, Token: out.Secret, PushEvents: true, MergeRequestsEvents: true}); err != nil {
+	secret, webhookURL := s.client.WebhookSecret(s.owner, s.repositoryID(integrationID, project.PathWithNamespace), "")
+	if _, err := s.sim.AddHook(project.ID, gitlabsim.ProjectHook{URL: webhookURL, Token: secret, PushEvents: true, MergeRequestsEvents: true}); err != nil {
 		s.t.Fatal(err)
 	}
 }

@@ -136,62 +136,23 @@ func (c *cluster) do(h *e2ekit.Host, method, path string, body any) response {
 // returns the integration id.
 func (c *cluster) startPAT(h *e2ekit.Host) string {
 	c.t.Helper()
-	r := c.do(h, "POST", "/v1/integrations/gitlab/start", map[string]any{"host_url": c.sim.URL, "auth_mode": "personal_token", "access_token": c.demo.Token})
-	if r.Status != http.StatusOK {
-		c.t.Fatalf("start on %s: %d %s", h.Name, r.Status, r.Body)
-	}
-	var out struct {
-		Integration struct {
-			ID     string `json:"id"`
-			Status string `json:"status"`
-		} `json:"integration"`
-	}
-	r.Decode(c.t, &out)
-	if out.Integration.Status != "active" {
-		c.t.Fatalf("personal-token integration is %q, want active", out.Integration.Status)
-	}
-	return out.Integration.ID
-}
-
-type repository struct {
-	ID         string `json:"id"`
-	ExternalID string `json:"external_id"`
-	FullName   string `json:"full_name"`
+	return c.api(h).StartPAT(c.owner, c.sim.URL, c.demo.Token)
 }
 
 // repository finds an integration's repository by full name, on host h.
-func (c *cluster) repository(h *e2ekit.Host, integrationID, fullName string) repository {
+func (c *cluster) repository(h *e2ekit.Host, integrationID, fullName string) e2ekit.Repository {
 	c.t.Helper()
-	r := c.do(h, "GET", "/v1/integrations/"+integrationID+"/repositories?limit=100", nil)
-	var out struct {
-		Repositories []repository `json:"repositories"`
-	}
-	r.Decode(c.t, &out)
-	for _, rp := range out.Repositories {
-		if rp.FullName == fullName {
-			return rp
-		}
-	}
-	c.t.Fatalf("repository %s not listed on %s: %s", fullName, h.Name, r.Body)
-	return repository{}
+	return c.api(h).FindRepository(c.owner, integrationID, fullName)
 }
 
 // webhookSecret makes or rotates a repository's webhook secret on host h.
 func (c *cluster) webhookSecret(h *e2ekit.Host, repositoryID string) string {
 	c.t.Helper()
-	r := c.do(h, "POST", "/v1/integration-repositories/"+repositoryID+"/gitlab-webhook-secret", nil)
-	if r.Status != http.StatusOK {
-		c.t.Fatalf("webhook secret on %s: %d %s", h.Name, r.Status, r.Body)
+	secret, webhookURL := c.api(h).WebhookSecret(c.owner, repositoryID, "")
+	if secret == "" || webhookURL != publicURL+"/v1/webhooks/gitlab" {
+		c.t.Fatalf("webhook secret answer: secret set %v, webhook_url %q", secret != "", webhookURL)
 	}
-	var out struct {
-		Secret     string `json:"webhook_secret"`
-		WebhookURL string `json:"webhook_url"`
-	}
-	r.Decode(c.t, &out)
-	if out.Secret == "" || out.WebhookURL != publicURL+"/v1/webhooks/gitlab" {
-		c.t.Fatalf("webhook secret answer: secret set %v, webhook_url %q", out.Secret != "", out.WebhookURL)
-	}
-	return out.Secret
+	return secret
 }
 
 // send has the simulator deliver a webhook to host h. A delivery that got no
