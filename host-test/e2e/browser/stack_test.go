@@ -8,13 +8,12 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
 
+	"github.com/oore-ci/oore-scm-gitlab/host-test/e2e/e2ekit"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/gitlabsim"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host/secrets"
@@ -42,8 +41,7 @@ type stack struct {
 func startStack(t *testing.T) *stack {
 	t.Helper()
 	ctx := context.Background()
-	out := &testWriter{t: t}
-	t.Cleanup(out.stop) // registered first: runs after every other cleanup
+	out := e2ekit.TestLog(t) // first: its cleanup runs after every other
 	log := hclog.New(&hclog.LoggerOptions{Name: "browser-e2e", Level: hclog.Warn, Output: out})
 
 	sim := gitlabsim.NewTestServer(t, gitlabsim.Options{})
@@ -104,27 +102,4 @@ func startStack(t *testing.T) *stack {
 		t.Fatalf("create API token: %v", err)
 	}
 	return &stack{URL: public, Token: token, Sim: sim, Demo: demo, Store: st}
-}
-
-// testWriter sends logs to the test's log while the test runs, and drops
-// what a plugin or server goroutine still says after it ended.
-type testWriter struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
-}
-
-func (w *testWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimRight(string(p), "\n"))
-	}
-	return len(p), nil
-}
-
-func (w *testWriter) stop() {
-	w.mu.Lock()
-	w.done = true
-	w.mu.Unlock()
 }
