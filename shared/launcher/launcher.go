@@ -30,6 +30,7 @@ import (
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
 	"github.com/oore-ci/oore-scm-gitlab/shared/manifest"
@@ -369,7 +370,7 @@ func (s supervisedConn) Invoke(ctx context.Context, method string, args, reply a
 	if c == nil {
 		return s.p.unavailable()
 	}
-	return c.Invoke(ctx, method, args, reply, opts...)
+	return s.gap(ctx, c.Invoke(ctx, method, args, reply, opts...))
 }
 
 func (s supervisedConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
@@ -377,8 +378,34 @@ func (s supervisedConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, me
 	if c == nil {
 		return nil, s.p.unavailable()
 	}
-	return c.NewStream(ctx, desc, method, opts...)
+	cs, err := c.NewStream(ctx, desc, method, opts...)
+	if err != nil {
+		return nil, s.gap(ctx, err)
+	}
+	return supervisedStream{ClientStream: cs, s: s, ctx: ctx}, nil
 }
+
+// gap turns the error of a call caught by a restart into Unavailable. A
+// call that took the old connection just before the supervisor closed it
+// fails with Canceled ("the client connection is closing") although its
+// caller cancelled nothing; like a call made in the gap, it must read as
+// "the plugin is restarting; retry".
+func (s supervisedConn) gap(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() == nil && status.Code(err) == codes.Canceled {
+		return s.p.unavailable()
+	}
+	return err
+}
+
+// supervisedStream applies gap to a stream's errors.
+type supervisedStream struct {
+	grpc.ClientStream
+	s   supervisedConn
+	ctx context.Context
+}
+
+func (st supervisedStream) SendMsg(m any) error { return st.s.gap(st.ctx, st.ClientStream.SendMsg(m)) }
+func (st supervisedStream) RecvMsg(m any) error { return st.s.gap(st.ctx, st.ClientStream.RecvMsg(m)) }
 
 // pluginEnv is the part of the host's environment a plugin gets.
 func pluginEnv() []string {
