@@ -100,6 +100,36 @@ func (s *session) readOne(mine uint64) *scmv1.WebhookSessionResponse {
 
 // verify sends one verify call and waits for its answer.
 func (s *session) verify(ctx context.Context, req *scmv1.VerifyWebhookRequest) (*scmv1.VerifyWebhookResponse, error) {
+	resp, err := s.call(ctx, func(r *scmv1.WebhookSessionRequest) {
+		r.Call = &scmv1.WebhookSessionRequest_Verify{Verify: req}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return sessionResult(resp)
+}
+
+// identify sends one identify call and waits for its answer.
+func (s *session) identify(ctx context.Context, req *scmv1.IdentifyWebhookRequest) (*scmv1.IdentifyWebhookResponse, error) {
+	resp, err := s.call(ctx, func(r *scmv1.WebhookSessionRequest) {
+		r.Call = &scmv1.WebhookSessionRequest_Identify{Identify: req}
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch r := resp.GetResult().(type) {
+	case *scmv1.WebhookSessionResponse_Identify:
+		return r.Identify, nil
+	case *scmv1.WebhookSessionResponse_Error:
+		_, err := sessionResult(resp)
+		return nil, err
+	default:
+		return nil, fmt.Errorf("webhook session answered call %d with %T, want an identify result", resp.GetId(), r)
+	}
+}
+
+// call sends one call (fill sets what it is) and waits for its answer.
+func (s *session) call(ctx context.Context, fill func(*scmv1.WebhookSessionRequest)) (*scmv1.WebhookSessionResponse, error) {
 	ch := make(chan *scmv1.WebhookSessionResponse, 1)
 	s.mu.Lock()
 	if s.err != nil {
@@ -112,8 +142,10 @@ func (s *session) verify(ctx context.Context, req *scmv1.VerifyWebhookRequest) (
 	s.pending[id] = ch
 	s.mu.Unlock()
 
+	msg := &scmv1.WebhookSessionRequest{Id: id}
+	fill(msg)
 	s.sendMu.Lock()
-	err := s.stream.Send(&scmv1.WebhookSessionRequest{Id: id, Call: &scmv1.WebhookSessionRequest_Verify{Verify: req}})
+	err := s.stream.Send(msg)
 	s.sendMu.Unlock()
 	if err != nil {
 		s.forget(id)
@@ -125,7 +157,7 @@ func (s *session) verify(ctx context.Context, req *scmv1.VerifyWebhookRequest) (
 				if resp == nil {
 					return nil, fmt.Errorf("%w: %w", errSessionClosed, s.closeErr())
 				}
-				return sessionResult(resp)
+				return resp, nil
 			}
 		}
 		select {
@@ -133,7 +165,7 @@ func (s *session) verify(ctx context.Context, req *scmv1.VerifyWebhookRequest) (
 			if !ok {
 				return nil, fmt.Errorf("%w: %w", errSessionClosed, s.closeErr())
 			}
-			return sessionResult(resp)
+			return resp, nil
 		case <-s.handover:
 			// Someone stopped reading while calls wait: try to take over.
 		case <-ctx.Done():

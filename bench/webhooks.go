@@ -27,7 +27,10 @@ type webhookPaths struct {
 	clientgo op // client-go's ParseWebhook of the same payload
 	unary    op // VerifyWebhook through the plugin process, one unary call
 	session  op // the same over the WebhookSession stream (nil: not served)
-	peer     op // the Woodpecker-addon-style peer plugin
+	// identifyVerify is what a host's intake sends: IdentifyWebhook, then
+	// VerifyWebhook, over the session (unary without one).
+	identifyVerify op
+	peer           op // the Woodpecker-addon-style peer plugin
 
 	// reqSize and respSize are the sizes of the verify request and
 	// answer, for the floor.
@@ -85,6 +88,30 @@ func newWebhookPaths(ctx context.Context, h *webhook, prov *gitlab.Provider, plu
 			return nil, fmt.Errorf("verify a %d-commit push: the session's answer differs from the in-process one", h.commits)
 		}
 		w.session = func() error {
+			_, err := sess.verify(ctx, req)
+			return err
+		}
+	}
+	idReq := &scmv1.IdentifyWebhookRequest{Delivery: req.GetDelivery()}
+	id, err := client.IdentifyWebhook(ctx, idReq)
+	if err != nil {
+		return nil, fmt.Errorf("identify a %d-commit push through the plugin: %w", h.commits, err)
+	}
+	if id.GetRepositoryExternalId() != h.projectID {
+		return nil, fmt.Errorf("identify a %d-commit push: repository %q, want %q", h.commits, id.GetRepositoryExternalId(), h.projectID)
+	}
+	w.identifyVerify = func() error {
+		if _, err := client.IdentifyWebhook(ctx, idReq); err != nil {
+			return err
+		}
+		_, err := client.VerifyWebhook(ctx, req)
+		return err
+	}
+	if sess != nil {
+		w.identifyVerify = func() error {
+			if _, err := sess.identify(ctx, idReq); err != nil {
+				return err
+			}
 			_, err := sess.verify(ctx, req)
 			return err
 		}
