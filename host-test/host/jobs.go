@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -92,22 +93,12 @@ func (h *Host) createJob(w http.ResponseWriter, r *http.Request) error {
 	if js == nil {
 		return newError(http.StatusNotImplemented, codeJobsUnsupported, "this host's store keeps no jobs")
 	}
-	deliveryID := r.PathValue("id")
-	if deliveryID == "" || len(deliveryID) > 128 {
-		return notFoundError("webhook delivery", deliveryID)
-	}
 	req, aerr := decodeJobRequest(w, r)
 	if aerr != nil {
 		return aerr
 	}
-	triggers, err := js.DeliveryTriggers(ctx, deliveryID)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFoundError("webhook delivery", deliveryID)
-	}
-	if err != nil {
-		return internalError("read the delivery's builds", err)
-	}
-	trigger, aerr := chooseTrigger(deliveryID, triggers, req.TriggerID)
+	deliveryID := r.PathValue("id")
+	trigger, aerr := deliveryTrigger(ctx, js, deliveryID, req.TriggerID)
 	if aerr != nil {
 		return aerr
 	}
@@ -194,6 +185,23 @@ func validRunnerID(s string) bool {
 		}
 	}
 	return true
+}
+
+// deliveryTrigger finds the build trigger of a webhook delivery ({id} as
+// /v1/webhook-deliveries lists it) that a request is about: the only one, or
+// the one trigger_id names.
+func deliveryTrigger(ctx context.Context, js store.JobStore, deliveryID, triggerID string) (store.BuildTrigger, *apiError) {
+	if deliveryID == "" || len(deliveryID) > 128 {
+		return store.BuildTrigger{}, notFoundError("webhook delivery", deliveryID)
+	}
+	triggers, err := js.DeliveryTriggers(ctx, deliveryID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.BuildTrigger{}, notFoundError("webhook delivery", deliveryID)
+	}
+	if err != nil {
+		return store.BuildTrigger{}, internalError("read the delivery's builds", err)
+	}
+	return chooseTrigger(deliveryID, triggers, triggerID)
 }
 
 // chooseTrigger picks the build a job is for: the delivery's only one, or

@@ -74,22 +74,12 @@ func (h *Host) setCommitStatus(w http.ResponseWriter, r *http.Request) error {
 	if js == nil {
 		return newError(http.StatusNotImplemented, codeJobsUnsupported, "this host's store keeps no builds to report on")
 	}
-	deliveryID := r.PathValue("id")
-	if deliveryID == "" || len(deliveryID) > 128 {
-		return notFoundError("webhook delivery", deliveryID)
-	}
 	var req commitStatusRequest
 	if aerr := decodeJSON(w, r, &req); aerr != nil {
 		return aerr
 	}
-	triggers, err := js.DeliveryTriggers(ctx, deliveryID)
-	if errors.Is(err, store.ErrNotFound) {
-		return notFoundError("webhook delivery", deliveryID)
-	}
-	if err != nil {
-		return internalError("read the delivery's builds", err)
-	}
-	t, aerr := chooseTrigger(deliveryID, triggers, req.TriggerID)
+	deliveryID := r.PathValue("id")
+	t, aerr := deliveryTrigger(ctx, js, deliveryID, req.TriggerID)
 	if aerr != nil {
 		return aerr
 	}
