@@ -71,7 +71,13 @@ func (r *run) experimentVariant(ctx context.Context) error {
 		}
 		return w.unary
 	}
-	seq, err := r.sz.seq.sequential(pick(a), pick(b), a.floor, a.inproc, b.inproc)
+	ss := r.sz.seq
+	ss.settle = settleProcesses(a.pids.echo, a.pids.plugin, b.pids.plugin)
+	alone, err := ss.sequential(a.floor)
+	if err != nil {
+		return err
+	}
+	seq, err := ss.sequential(pick(a), pick(b), a.floor, a.inproc, b.inproc)
 	if err != nil {
 		return err
 	}
@@ -79,7 +85,7 @@ func (r *run) experimentVariant(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rtt := median(seq[2])
+	rtt := median(alone[0])
 	note := "variant: " + r.cfg.ComparePluginDir
 	r.report.add(secExperiments,
 		Figure{Name: "exp_variant_base_push20_plugin_us", Value: median(seq[0]), Unit: "us", Label: "push20 through the plugin measured everywhere else"},
@@ -171,7 +177,13 @@ func (r *run) experimentGOMAXPROCS(ctx context.Context) error {
 			return err
 		}
 	}
-	seq, err := r.sz.seq.sequential(pick(a), pick(b), a.floor, a.inproc, a.peer, b.peer, relayOp)
+	ss := r.sz.seq
+	ss.settle = settleProcesses(a.pids.echo, a.pids.plugin, a.pids.peer, b.pids.plugin, b.pids.peer)
+	alone, err := ss.sequential(a.floor)
+	if err != nil {
+		return err
+	}
+	seq, err := ss.sequential(pick(a), pick(b), a.floor, a.inproc, a.peer, b.peer, relayOp)
 	if err != nil {
 		return err
 	}
@@ -179,7 +191,7 @@ func (r *run) experimentGOMAXPROCS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	rtt := median(seq[2])
+	rtt := median(alone[0])
 	r.report.add(secExperiments,
 		Figure{Name: "exp_push20_plugin_us", Value: median(seq[0]), Unit: "us", Label: "push20 through the plugin as shipped (sequential)"},
 		Figure{Name: "exp_push20_plugin_gomaxprocs1_us", Value: median(seq[1]), Unit: "us", Label: "the same, plugin with GOMAXPROCS=1", Note: "fewer cross-thread wake-ups per call"},

@@ -18,6 +18,11 @@ type sampler struct {
 	warmup int // calls before timing, per operation
 	rounds int
 	batch  int // calls per round
+	// settle, when set, runs before every batch, outside the timed window:
+	// it waits until the helper processes have finished what the previous
+	// batch left them (a plugin's garbage collection), so that work is not
+	// charged to the next operation.
+	settle func()
 }
 
 // op is one measured operation: a call that may fail.
@@ -47,6 +52,9 @@ func (s sampler) sequentialCPU(ops []op, meters []cpuMeter) (wall, cpu [][]float
 	runtime.GC() // the warm-up's garbage is nobody's
 	for range s.rounds {
 		for i, o := range ops {
+			if s.settle != nil {
+				s.settle()
+			}
 			var c0 time.Duration
 			if meters != nil {
 				if c0, err = meters[i].read(); err != nil {
@@ -114,6 +122,9 @@ func (s sampler) concurrent(n int, ops ...op) ([][]concurrentRound, error) {
 	runtime.GC()
 	for range s.rounds {
 		for i, o := range ops {
+			if s.settle != nil {
+				s.settle()
+			}
 			elapsed, err := run(o, s.batch)
 			if err != nil {
 				return nil, fmt.Errorf("operation %d with %d callers: %w", i, n, err)
@@ -142,4 +153,30 @@ func perCalls(rs []concurrentRound) []float64 {
 		out[i] = r.perCall
 	}
 	return out
+}
+
+// settleProcesses returns a settle function that polls the CPU clocks of
+// pids every millisecond until none of them ran for more than a tenth of the
+// interval, or until 20 ms have passed.
+func settleProcesses(pids ...int) func() {
+	const (
+		tick     = time.Millisecond
+		idle     = tick / 10
+		deadline = 20 * time.Millisecond
+	)
+	return func() {
+		m := cpuMeter(pids)
+		prev, err := m.read()
+		if err != nil {
+			return
+		}
+		for end := time.Now().Add(deadline); time.Now().Before(end); {
+			time.Sleep(tick)
+			now, err := m.read()
+			if err != nil || now-prev <= idle {
+				return
+			}
+			prev = now
+		}
+	}
 }
