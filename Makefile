@@ -103,9 +103,10 @@ fuzz:
 	  echo "fuzz $$pkg $$fn for $(FUZZTIME)"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg; done
 
-## bench: performance figures, each as a ratio against a baseline measured in the same run
+## bench: performance figures, each as a ratio against a baseline measured in the same run (docs/benchmarks.md); about 3 minutes on 2 cores
 bench: build
-	$(GO) run ./bench/cmd/oore-bench
+	OORE_BENCH_POSTGRES_URL="$${OORE_BENCH_POSTGRES_URL:-$$(bash scripts/ci-postgres.sh 2>/dev/null || true)}" \
+	$(GO) run ./bench/cmd/oore-bench -plugin-dir $(PLUGIN_DIR)
 
 ## run: the GitLab simulator and the reference host with the GitLab plugin, and a walkthrough
 run: build

@@ -41,7 +41,7 @@ type Config struct {
 }
 
 // Stages are the names Config.Only accepts, in the order a run measures them.
-var Stages = []string{"webhooks", "coldstart", "memory", "listing", "intake", "experiments"}
+var Stages = []string{"webhooks", "coldstart", "memory", "listing", "intake", "intake-postgres", "experiments"}
 
 // sizes are the iteration counts and data sizes of a run.
 type sizes struct {
@@ -157,6 +157,11 @@ func runWith(ctx context.Context, cfg Config, bins *binaries, dir string) (*Repo
 	r.stage(ctx, "memory", "plugin memory and size", r.memory)
 	r.stage(ctx, "listing", "listing projects", r.listing)
 	r.stage(ctx, "intake", "end-to-end intake", r.intake)
+	if os.Getenv(EnvPostgresURL) != "" {
+		r.stage(ctx, "intake-postgres", "end-to-end intake on PostgreSQL", r.intakePostgres)
+	} else {
+		r.progress("end-to-end intake on PostgreSQL: skipped (set %s, as `make bench` does, to measure it)", EnvPostgresURL)
+	}
 	r.stage(ctx, "experiments", "proposals measured against what ships", r.experiments)
 	r.fillMissing()
 	// Stages add sections as they go; print them in the issue's order.
