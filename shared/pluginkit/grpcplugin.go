@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
@@ -54,14 +55,14 @@ func DialOptions() []grpc.DialOption {
 }
 
 // ServerOptions are the gRPC server options a plugin serves with: raised
-// message limits and panic recovery.
-func ServerOptions() []grpc.ServerOption {
+// message limits and panic recovery (recovered panics are logged to log).
+func ServerOptions(log hclog.Logger) []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(MaxMessageSize),
 		grpc.MaxSendMsgSize(MaxMessageSize),
 		grpc.InitialWindowSize(1 << 20),
 		grpc.InitialConnWindowSize(4 << 20),
-		grpc.ChainUnaryInterceptor(RecoverUnary),
-		grpc.ChainStreamInterceptor(RecoverStream),
+		grpc.ChainUnaryInterceptor(RecoverUnary(log)),
+		grpc.ChainStreamInterceptor(RecoverStream(log)),
 	}
 }

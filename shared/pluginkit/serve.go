@@ -74,7 +74,6 @@ func Serve(provider scmv1.ProviderServiceServer, opts ...ServeOption) {
 			"(oore-host serve --plugins-dir DIR).\n", cfg.name, ProtocolVersion)
 		os.Exit(1)
 	}
-	panicLogger = cfg.logger
 	if cfg.parentWatch > 0 {
 		go watchParent(cfg.parentWatch, cfg.logger)
 	}
@@ -94,7 +93,7 @@ func Serve(provider scmv1.ProviderServiceServer, opts ...ServeOption) {
 			ProtocolVersion: {PluginName: &GRPCPlugin{Impl: provider}},
 		},
 		GRPCServer: func(base []grpc.ServerOption) *grpc.Server {
-			return grpc.NewServer(append(base, ServerOptions()...)...)
+			return grpc.NewServer(append(base, ServerOptions(cfg.logger)...)...)
 		},
 		Logger: cfg.logger,
 		Test:   cfg.test,
