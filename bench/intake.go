@@ -43,6 +43,36 @@ func (rig *intakeRig) close() {
 	}
 }
 
+// serve runs a reference host in this process over rig.st, with its own
+// plugin process (launched as a host launches it), on a loopback port, and a
+// client for it. publicURL "" means the host's own address.
+func (rig *intakeRig) serve(ctx context.Context, bins *binaries, env []string, kr *secrets.Keyring, publicURL string) error {
+	plug, err := launcher.Launch(ctx, bins.plugin, launcher.Options{ChecksumCache: launcher.NewChecksumCache(), Env: env})
+	if err != nil {
+		return err
+	}
+	rig.stops = append(rig.stops, func() { _ = plug.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	rig.base = "http://" + ln.Addr().String()
+	if publicURL == "" {
+		publicURL = rig.base
+	}
+	h, err := host.New(host.Config{PublicURL: publicURL, Logger: hclog.NewNullLogger()}, rig.st, kr, host.LauncherPlugins(launcher.NewRegistry(plug)))
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	rig.stops = append(rig.stops, func() { _ = srv.Close() })
+	rig.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: 128, MaxIdleConnsPerHost: 128}}
+	rig.stops = append(rig.stops, rig.client.CloseIdleConnections)
+	return nil
+}
+
 // startIntakeRig sets the host up the way an operator does: a personal-token
 // integration through the API (which syncs the projects), then a webhook
 // secret per repository. Its data lives in a new folder under dir.
@@ -76,25 +106,9 @@ func startIntakeRig(ctx context.Context, bins *binaries, dir string, env []strin
 		return nil, err
 	}
 	rig.stops = append(rig.stops, func() { _ = rig.st.Close() })
-	plug, err := launcher.Launch(ctx, bins.plugin, launcher.Options{ChecksumCache: launcher.NewChecksumCache(), Env: env})
-	if err != nil {
+	if err := rig.serve(ctx, bins, env, kr, ""); err != nil {
 		return nil, err
 	}
-	rig.stops = append(rig.stops, func() { _ = plug.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	rig.base = "http://" + ln.Addr().String()
-	h, err := host.New(host.Config{PublicURL: rig.base, Logger: hclog.NewNullLogger()}, rig.st, kr, host.LauncherPlugins(launcher.NewRegistry(plug)))
-	if err != nil {
-		return nil, err
-	}
-	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	rig.stops = append(rig.stops, func() { _ = srv.Close() })
-	rig.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: 128, MaxIdleConnsPerHost: 128}}
-	rig.stops = append(rig.stops, rig.client.CloseIdleConnections)
 
 	owner, err := host.CreateToken(ctx, rig.st, host.RoleOwner, "bench-owner")
 	if err != nil {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/oore-ci/oore-scm-gitlab/host-test/gitlabsim"
@@ -23,7 +20,6 @@ import (
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host/secrets"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host/store"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/pgtest"
-	"github.com/oore-ci/oore-scm-gitlab/shared/launcher"
 )
 
 // secIntakeShared holds issue 11's figures: intake on PostgreSQL, by one
@@ -35,37 +31,6 @@ const secIntakeShared = "6b. end-to-end intake on PostgreSQL: one host, then two
 // local defaults) is used. Each measurement gets a new database, dropped
 // after.
 const EnvPostgresURL = "OORE_BENCH_POSTGRES_URL"
-
-// RunIntakePostgres measures only the PostgreSQL intake figures (section
-// 6b), building what it launches like Run does. Run measures them too once
-// its stages include intakePostgres ("intake-postgres").
-func RunIntakePostgres(ctx context.Context, cfg Config) (*Report, error) {
-	if cfg.Root == "" {
-		wd, err := os.Getwd()
-		if err != nil {
-			return nil, err
-		}
-		if cfg.Root, err = ModuleRoot(wd); err != nil {
-			return nil, err
-		}
-	}
-	dir := cfg.WorkDir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "oore-bench-pg-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	}
-	bins, err := buildBinaries(ctx, cfg.Root, dir, cfg.PluginDir)
-	if err != nil {
-		return nil, err
-	}
-	r := &run{cfg: cfg, sz: cfg.sizes(), dir: dir, bins: bins, report: &Report{Machine: machine()}}
-	r.stage(ctx, "intake-postgres", "end-to-end intake on PostgreSQL", r.intakePostgres)
-	return r.report, errors.Join(r.errs...)
-}
 
 // intakePostgres measures the intake figures of intake (the same senders,
 // pushes and rounds) with the hosts' store on PostgreSQL: one host, then two
@@ -284,26 +249,9 @@ func startPostgresHost(ctx context.Context, bins *binaries, env []string, dbURL 
 		return nil, err
 	}
 	rig.stops = append(rig.stops, func() { _ = rig.st.Close() })
-	plug, err := launcher.Launch(ctx, bins.plugin, launcher.Options{ChecksumCache: launcher.NewChecksumCache(), Env: env})
-	if err != nil {
+	if err := rig.serve(ctx, bins, env, kr, "http://oore-lb.test"); err != nil {
 		return nil, err
 	}
-	rig.stops = append(rig.stops, func() { _ = plug.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	rig.base = "http://" + ln.Addr().String()
-	h, err := host.New(host.Config{PublicURL: "http://oore-lb.test", Logger: hclog.NewNullLogger()}, rig.st, kr, host.LauncherPlugins(launcher.NewRegistry(plug)))
-	if err != nil {
-		ln.Close()
-		return nil, err
-	}
-	srv := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	rig.stops = append(rig.stops, func() { _ = srv.Close() })
-	rig.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: 128, MaxIdleConnsPerHost: 128}}
-	rig.stops = append(rig.stops, rig.client.CloseIdleConnections)
 	return rig, nil
 }
 
