@@ -2399,8 +2399,14 @@ type VerifyWebhookRequest struct {
 	Secret string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
 	// The repository the host looked the secret up for.
 	RepositoryExternalId string `protobuf:"bytes,3,opt,name=repository_external_id,json=repositoryExternalId,proto3" json:"repository_external_id,omitempty"`
-	unknownFields        protoimpl.UnknownFields
-	sizeCache            protoimpl.SizeCache
+	// WebhookSession only: when set and the delivery verifies, the session
+	// keeps secret for repository_external_id under this reference (an opaque
+	// name of the secret's current value chosen by the host, never the secret
+	// itself), replacing what it held, for later receive calls. Ignored by the
+	// unary VerifyWebhook.
+	SecretRef     string `protobuf:"bytes,4,opt,name=secret_ref,json=secretRef,proto3" json:"secret_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *VerifyWebhookRequest) Reset() {
@@ -2450,6 +2456,13 @@ func (x *VerifyWebhookRequest) GetSecret() string {
 func (x *VerifyWebhookRequest) GetRepositoryExternalId() string {
 	if x != nil {
 		return x.RepositoryExternalId
+	}
+	return ""
+}
+
+func (x *VerifyWebhookRequest) GetSecretRef() string {
+	if x != nil {
+		return x.SecretRef
 	}
 	return ""
 }
@@ -3219,6 +3232,122 @@ func (x *VerifyWebhookResponse) GetSignedAt() int64 {
 	return 0
 }
 
+// ReceiveWebhookRequest is a WebhookSession call: identify the delivery and,
+// when the session holds a secret for the repository it names, verify it
+// with that secret, in one round trip.
+type ReceiveWebhookRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Delivery      *WebhookDelivery       `protobuf:"bytes,1,opt,name=delivery,proto3" json:"delivery,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReceiveWebhookRequest) Reset() {
+	*x = ReceiveWebhookRequest{}
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReceiveWebhookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReceiveWebhookRequest) ProtoMessage() {}
+
+func (x *ReceiveWebhookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReceiveWebhookRequest.ProtoReflect.Descriptor instead.
+func (*ReceiveWebhookRequest) Descriptor() ([]byte, []int) {
+	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ReceiveWebhookRequest) GetDelivery() *WebhookDelivery {
+	if x != nil {
+		return x.Delivery
+	}
+	return nil
+}
+
+type ReceiveWebhookResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What IdentifyWebhook answers for the delivery. Untrusted unless verified
+	// is set.
+	Identity *IdentifyWebhookResponse `protobuf:"bytes,1,opt,name=identity,proto3" json:"identity,omitempty"`
+	// Set only when the session held a secret for identity's repository and the
+	// delivery verified with it: what VerifyWebhook answers. Unset when the
+	// session holds no secret for the repository or the delivery did not
+	// verify with it; the host then verifies with its own copy of the secret.
+	Verified *VerifyWebhookResponse `protobuf:"bytes,2,opt,name=verified,proto3" json:"verified,omitempty"`
+	// The secret_ref the delivery verified with (set with verified). The host
+	// must check it names the repository's current secret before trusting
+	// verified.
+	SecretRef     string `protobuf:"bytes,3,opt,name=secret_ref,json=secretRef,proto3" json:"secret_ref,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReceiveWebhookResponse) Reset() {
+	*x = ReceiveWebhookResponse{}
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReceiveWebhookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReceiveWebhookResponse) ProtoMessage() {}
+
+func (x *ReceiveWebhookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReceiveWebhookResponse.ProtoReflect.Descriptor instead.
+func (*ReceiveWebhookResponse) Descriptor() ([]byte, []int) {
+	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ReceiveWebhookResponse) GetIdentity() *IdentifyWebhookResponse {
+	if x != nil {
+		return x.Identity
+	}
+	return nil
+}
+
+func (x *ReceiveWebhookResponse) GetVerified() *VerifyWebhookResponse {
+	if x != nil {
+		return x.Verified
+	}
+	return nil
+}
+
+func (x *ReceiveWebhookResponse) GetSecretRef() string {
+	if x != nil {
+		return x.SecretRef
+	}
+	return ""
+}
+
 type WebhookSessionRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Chosen by the host, echoed in the response.
@@ -3227,6 +3356,7 @@ type WebhookSessionRequest struct {
 	//
 	//	*WebhookSessionRequest_Identify
 	//	*WebhookSessionRequest_Verify
+	//	*WebhookSessionRequest_Receive
 	Call          isWebhookSessionRequest_Call `protobuf_oneof:"call"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3234,7 +3364,7 @@ type WebhookSessionRequest struct {
 
 func (x *WebhookSessionRequest) Reset() {
 	*x = WebhookSessionRequest{}
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[37]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3246,7 +3376,7 @@ func (x *WebhookSessionRequest) String() string {
 func (*WebhookSessionRequest) ProtoMessage() {}
 
 func (x *WebhookSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[37]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3259,7 +3389,7 @@ func (x *WebhookSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookSessionRequest.ProtoReflect.Descriptor instead.
 func (*WebhookSessionRequest) Descriptor() ([]byte, []int) {
-	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{37}
+	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *WebhookSessionRequest) GetId() uint64 {
@@ -3294,6 +3424,15 @@ func (x *WebhookSessionRequest) GetVerify() *VerifyWebhookRequest {
 	return nil
 }
 
+func (x *WebhookSessionRequest) GetReceive() *ReceiveWebhookRequest {
+	if x != nil {
+		if x, ok := x.Call.(*WebhookSessionRequest_Receive); ok {
+			return x.Receive
+		}
+	}
+	return nil
+}
+
 type isWebhookSessionRequest_Call interface {
 	isWebhookSessionRequest_Call()
 }
@@ -3306,9 +3445,15 @@ type WebhookSessionRequest_Verify struct {
 	Verify *VerifyWebhookRequest `protobuf:"bytes,3,opt,name=verify,proto3,oneof"`
 }
 
+type WebhookSessionRequest_Receive struct {
+	Receive *ReceiveWebhookRequest `protobuf:"bytes,4,opt,name=receive,proto3,oneof"`
+}
+
 func (*WebhookSessionRequest_Identify) isWebhookSessionRequest_Call() {}
 
 func (*WebhookSessionRequest_Verify) isWebhookSessionRequest_Call() {}
+
+func (*WebhookSessionRequest_Receive) isWebhookSessionRequest_Call() {}
 
 type WebhookSessionResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -3318,6 +3463,7 @@ type WebhookSessionResponse struct {
 	//	*WebhookSessionResponse_Identify
 	//	*WebhookSessionResponse_Verify
 	//	*WebhookSessionResponse_Error
+	//	*WebhookSessionResponse_Receive
 	Result        isWebhookSessionResponse_Result `protobuf_oneof:"result"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3325,7 +3471,7 @@ type WebhookSessionResponse struct {
 
 func (x *WebhookSessionResponse) Reset() {
 	*x = WebhookSessionResponse{}
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[38]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3337,7 +3483,7 @@ func (x *WebhookSessionResponse) String() string {
 func (*WebhookSessionResponse) ProtoMessage() {}
 
 func (x *WebhookSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[38]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3350,7 +3496,7 @@ func (x *WebhookSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WebhookSessionResponse.ProtoReflect.Descriptor instead.
 func (*WebhookSessionResponse) Descriptor() ([]byte, []int) {
-	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{38}
+	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *WebhookSessionResponse) GetId() uint64 {
@@ -3394,6 +3540,15 @@ func (x *WebhookSessionResponse) GetError() []byte {
 	return nil
 }
 
+func (x *WebhookSessionResponse) GetReceive() *ReceiveWebhookResponse {
+	if x != nil {
+		if x, ok := x.Result.(*WebhookSessionResponse_Receive); ok {
+			return x.Receive
+		}
+	}
+	return nil
+}
+
 type isWebhookSessionResponse_Result interface {
 	isWebhookSessionResponse_Result()
 }
@@ -3411,11 +3566,17 @@ type WebhookSessionResponse_Error struct {
 	Error []byte `protobuf:"bytes,4,opt,name=error,proto3,oneof"`
 }
 
+type WebhookSessionResponse_Receive struct {
+	Receive *ReceiveWebhookResponse `protobuf:"bytes,5,opt,name=receive,proto3,oneof"`
+}
+
 func (*WebhookSessionResponse_Identify) isWebhookSessionResponse_Result() {}
 
 func (*WebhookSessionResponse_Verify) isWebhookSessionResponse_Result() {}
 
 func (*WebhookSessionResponse_Error) isWebhookSessionResponse_Result() {}
+
+func (*WebhookSessionResponse_Receive) isWebhookSessionResponse_Result() {}
 
 type GetCloneCredentialsRequest struct {
 	state                protoimpl.MessageState `protogen:"open.v1"`
@@ -3429,7 +3590,7 @@ type GetCloneCredentialsRequest struct {
 
 func (x *GetCloneCredentialsRequest) Reset() {
 	*x = GetCloneCredentialsRequest{}
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[39]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3441,7 +3602,7 @@ func (x *GetCloneCredentialsRequest) String() string {
 func (*GetCloneCredentialsRequest) ProtoMessage() {}
 
 func (x *GetCloneCredentialsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[39]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3454,7 +3615,7 @@ func (x *GetCloneCredentialsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCloneCredentialsRequest.ProtoReflect.Descriptor instead.
 func (*GetCloneCredentialsRequest) Descriptor() ([]byte, []int) {
-	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{39}
+	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetCloneCredentialsRequest) GetConnection() *Connection {
@@ -3491,7 +3652,7 @@ type GetCloneCredentialsResponse struct {
 
 func (x *GetCloneCredentialsResponse) Reset() {
 	*x = GetCloneCredentialsResponse{}
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[40]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3503,7 +3664,7 @@ func (x *GetCloneCredentialsResponse) String() string {
 func (*GetCloneCredentialsResponse) ProtoMessage() {}
 
 func (x *GetCloneCredentialsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[40]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3516,7 +3677,7 @@ func (x *GetCloneCredentialsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCloneCredentialsResponse.ProtoReflect.Descriptor instead.
 func (*GetCloneCredentialsResponse) Descriptor() ([]byte, []int) {
-	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{40}
+	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *GetCloneCredentialsResponse) GetCloneUrl() string {
@@ -3566,7 +3727,7 @@ type EnsureProjectWebhookRequest struct {
 
 func (x *EnsureProjectWebhookRequest) Reset() {
 	*x = EnsureProjectWebhookRequest{}
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[41]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3578,7 +3739,7 @@ func (x *EnsureProjectWebhookRequest) String() string {
 func (*EnsureProjectWebhookRequest) ProtoMessage() {}
 
 func (x *EnsureProjectWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[41]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3591,7 +3752,7 @@ func (x *EnsureProjectWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsureProjectWebhookRequest.ProtoReflect.Descriptor instead.
 func (*EnsureProjectWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{41}
+	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *EnsureProjectWebhookRequest) GetConnection() *Connection {
@@ -3653,7 +3814,7 @@ type EnsureProjectWebhookResponse struct {
 
 func (x *EnsureProjectWebhookResponse) Reset() {
 	*x = EnsureProjectWebhookResponse{}
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[42]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3665,7 +3826,7 @@ func (x *EnsureProjectWebhookResponse) String() string {
 func (*EnsureProjectWebhookResponse) ProtoMessage() {}
 
 func (x *EnsureProjectWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[42]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3678,7 +3839,7 @@ func (x *EnsureProjectWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EnsureProjectWebhookResponse.ProtoReflect.Descriptor instead.
 func (*EnsureProjectWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{42}
+	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *EnsureProjectWebhookResponse) GetHookId() string {
@@ -3707,7 +3868,7 @@ type DeleteProjectWebhookRequest struct {
 
 func (x *DeleteProjectWebhookRequest) Reset() {
 	*x = DeleteProjectWebhookRequest{}
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[43]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3719,7 +3880,7 @@ func (x *DeleteProjectWebhookRequest) String() string {
 func (*DeleteProjectWebhookRequest) ProtoMessage() {}
 
 func (x *DeleteProjectWebhookRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[43]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3732,7 +3893,7 @@ func (x *DeleteProjectWebhookRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProjectWebhookRequest.ProtoReflect.Descriptor instead.
 func (*DeleteProjectWebhookRequest) Descriptor() ([]byte, []int) {
-	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{43}
+	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *DeleteProjectWebhookRequest) GetConnection() *Connection {
@@ -3772,7 +3933,7 @@ type DeleteProjectWebhookResponse struct {
 
 func (x *DeleteProjectWebhookResponse) Reset() {
 	*x = DeleteProjectWebhookResponse{}
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[44]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3784,7 +3945,7 @@ func (x *DeleteProjectWebhookResponse) String() string {
 func (*DeleteProjectWebhookResponse) ProtoMessage() {}
 
 func (x *DeleteProjectWebhookResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[44]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3797,7 +3958,7 @@ func (x *DeleteProjectWebhookResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteProjectWebhookResponse.ProtoReflect.Descriptor instead.
 func (*DeleteProjectWebhookResponse) Descriptor() ([]byte, []int) {
-	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{44}
+	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *DeleteProjectWebhookResponse) GetDeleted() bool {
@@ -3825,7 +3986,7 @@ type SetCommitStatusRequest struct {
 
 func (x *SetCommitStatusRequest) Reset() {
 	*x = SetCommitStatusRequest{}
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[45]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3837,7 +3998,7 @@ func (x *SetCommitStatusRequest) String() string {
 func (*SetCommitStatusRequest) ProtoMessage() {}
 
 func (x *SetCommitStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[45]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3850,7 +4011,7 @@ func (x *SetCommitStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetCommitStatusRequest.ProtoReflect.Descriptor instead.
 func (*SetCommitStatusRequest) Descriptor() ([]byte, []int) {
-	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{45}
+	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SetCommitStatusRequest) GetConnection() *Connection {
@@ -3918,7 +4079,7 @@ type SetCommitStatusResponse struct {
 
 func (x *SetCommitStatusResponse) Reset() {
 	*x = SetCommitStatusResponse{}
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[46]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3930,7 +4091,7 @@ func (x *SetCommitStatusResponse) String() string {
 func (*SetCommitStatusResponse) ProtoMessage() {}
 
 func (x *SetCommitStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_oore_scm_v1_provider_proto_msgTypes[46]
+	mi := &file_oore_scm_v1_provider_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3943,7 +4104,7 @@ func (x *SetCommitStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetCommitStatusResponse.ProtoReflect.Descriptor instead.
 func (*SetCommitStatusResponse) Descriptor() ([]byte, []int) {
-	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{46}
+	return file_oore_scm_v1_provider_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SetCommitStatusResponse) GetStatusId() string {
@@ -4121,11 +4282,13 @@ const file_oore_scm_v1_provider_proto_rawDesc = "" +
 	"event_name\x18\x04 \x01(\tR\teventName\x12\x1b\n" +
 	"\thas_token\x18\x05 \x01(\bR\bhasToken\x12#\n" +
 	"\rhas_signature\x18\x06 \x01(\bR\fhasSignature\x12!\n" +
-	"\finstance_url\x18\a \x01(\tR\vinstanceUrl\"\x9e\x01\n" +
+	"\finstance_url\x18\a \x01(\tR\vinstanceUrl\"\xbd\x01\n" +
 	"\x14VerifyWebhookRequest\x128\n" +
 	"\bdelivery\x18\x01 \x01(\v2\x1c.oore.scm.v1.WebhookDeliveryR\bdelivery\x12\x16\n" +
 	"\x06secret\x18\x02 \x01(\tR\x06secret\x124\n" +
-	"\x16repository_external_id\x18\x03 \x01(\tR\x14repositoryExternalId\"N\n" +
+	"\x16repository_external_id\x18\x03 \x01(\tR\x14repositoryExternalId\x12\x1d\n" +
+	"\n" +
+	"secret_ref\x18\x04 \x01(\tR\tsecretRef\"N\n" +
 	"\x06Person\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12\x1a\n" +
@@ -4196,17 +4359,26 @@ const file_oore_scm_v1_provider_proto_rawDesc = "" +
 	"\x0eignored_reason\x18\x03 \x01(\tR\rignoredReason\x125\n" +
 	"\n" +
 	"event_kind\x18\x04 \x01(\x0e2\x16.oore.scm.v1.EventKindR\teventKind\x12\x1b\n" +
-	"\tsigned_at\x18\x05 \x01(\x03R\bsignedAt\"\xaf\x01\n" +
+	"\tsigned_at\x18\x05 \x01(\x03R\bsignedAt\"Q\n" +
+	"\x15ReceiveWebhookRequest\x128\n" +
+	"\bdelivery\x18\x01 \x01(\v2\x1c.oore.scm.v1.WebhookDeliveryR\bdelivery\"\xb9\x01\n" +
+	"\x16ReceiveWebhookResponse\x12@\n" +
+	"\bidentity\x18\x01 \x01(\v2$.oore.scm.v1.IdentifyWebhookResponseR\bidentity\x12>\n" +
+	"\bverified\x18\x02 \x01(\v2\".oore.scm.v1.VerifyWebhookResponseR\bverified\x12\x1d\n" +
+	"\n" +
+	"secret_ref\x18\x03 \x01(\tR\tsecretRef\"\xef\x01\n" +
 	"\x15WebhookSessionRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12A\n" +
 	"\bidentify\x18\x02 \x01(\v2#.oore.scm.v1.IdentifyWebhookRequestH\x00R\bidentify\x12;\n" +
-	"\x06verify\x18\x03 \x01(\v2!.oore.scm.v1.VerifyWebhookRequestH\x00R\x06verifyB\x06\n" +
-	"\x04call\"\xcc\x01\n" +
+	"\x06verify\x18\x03 \x01(\v2!.oore.scm.v1.VerifyWebhookRequestH\x00R\x06verify\x12>\n" +
+	"\areceive\x18\x04 \x01(\v2\".oore.scm.v1.ReceiveWebhookRequestH\x00R\areceiveB\x06\n" +
+	"\x04call\"\x8d\x02\n" +
 	"\x16WebhookSessionResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12B\n" +
 	"\bidentify\x18\x02 \x01(\v2$.oore.scm.v1.IdentifyWebhookResponseH\x00R\bidentify\x12<\n" +
 	"\x06verify\x18\x03 \x01(\v2\".oore.scm.v1.VerifyWebhookResponseH\x00R\x06verify\x12\x16\n" +
-	"\x05error\x18\x04 \x01(\fH\x00R\x05errorB\b\n" +
+	"\x05error\x18\x04 \x01(\fH\x00R\x05error\x12?\n" +
+	"\areceive\x18\x05 \x01(\v2#.oore.scm.v1.ReceiveWebhookResponseH\x00R\areceiveB\b\n" +
 	"\x06result\"\xa8\x01\n" +
 	"\x1aGetCloneCredentialsRequest\x127\n" +
 	"\n" +
@@ -4338,7 +4510,7 @@ func file_oore_scm_v1_provider_proto_rawDescGZIP() []byte {
 }
 
 var file_oore_scm_v1_provider_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_oore_scm_v1_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_oore_scm_v1_provider_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_oore_scm_v1_provider_proto_goTypes = []any{
 	(AuthMode)(0),                        // 0: oore.scm.v1.AuthMode
 	(Capability)(0),                      // 1: oore.scm.v1.Capability
@@ -4384,17 +4556,19 @@ var file_oore_scm_v1_provider_proto_goTypes = []any{
 	(*MergeRequestEvent)(nil),            // 41: oore.scm.v1.MergeRequestEvent
 	(*Event)(nil),                        // 42: oore.scm.v1.Event
 	(*VerifyWebhookResponse)(nil),        // 43: oore.scm.v1.VerifyWebhookResponse
-	(*WebhookSessionRequest)(nil),        // 44: oore.scm.v1.WebhookSessionRequest
-	(*WebhookSessionResponse)(nil),       // 45: oore.scm.v1.WebhookSessionResponse
-	(*GetCloneCredentialsRequest)(nil),   // 46: oore.scm.v1.GetCloneCredentialsRequest
-	(*GetCloneCredentialsResponse)(nil),  // 47: oore.scm.v1.GetCloneCredentialsResponse
-	(*EnsureProjectWebhookRequest)(nil),  // 48: oore.scm.v1.EnsureProjectWebhookRequest
-	(*EnsureProjectWebhookResponse)(nil), // 49: oore.scm.v1.EnsureProjectWebhookResponse
-	(*DeleteProjectWebhookRequest)(nil),  // 50: oore.scm.v1.DeleteProjectWebhookRequest
-	(*DeleteProjectWebhookResponse)(nil), // 51: oore.scm.v1.DeleteProjectWebhookResponse
-	(*SetCommitStatusRequest)(nil),       // 52: oore.scm.v1.SetCommitStatusRequest
-	(*SetCommitStatusResponse)(nil),      // 53: oore.scm.v1.SetCommitStatusResponse
-	nil,                                  // 54: oore.scm.v1.WebhookDelivery.HeadersEntry
+	(*ReceiveWebhookRequest)(nil),        // 44: oore.scm.v1.ReceiveWebhookRequest
+	(*ReceiveWebhookResponse)(nil),       // 45: oore.scm.v1.ReceiveWebhookResponse
+	(*WebhookSessionRequest)(nil),        // 46: oore.scm.v1.WebhookSessionRequest
+	(*WebhookSessionResponse)(nil),       // 47: oore.scm.v1.WebhookSessionResponse
+	(*GetCloneCredentialsRequest)(nil),   // 48: oore.scm.v1.GetCloneCredentialsRequest
+	(*GetCloneCredentialsResponse)(nil),  // 49: oore.scm.v1.GetCloneCredentialsResponse
+	(*EnsureProjectWebhookRequest)(nil),  // 50: oore.scm.v1.EnsureProjectWebhookRequest
+	(*EnsureProjectWebhookResponse)(nil), // 51: oore.scm.v1.EnsureProjectWebhookResponse
+	(*DeleteProjectWebhookRequest)(nil),  // 52: oore.scm.v1.DeleteProjectWebhookRequest
+	(*DeleteProjectWebhookResponse)(nil), // 53: oore.scm.v1.DeleteProjectWebhookResponse
+	(*SetCommitStatusRequest)(nil),       // 54: oore.scm.v1.SetCommitStatusRequest
+	(*SetCommitStatusResponse)(nil),      // 55: oore.scm.v1.SetCommitStatusResponse
+	nil,                                  // 56: oore.scm.v1.WebhookDelivery.HeadersEntry
 }
 var file_oore_scm_v1_provider_proto_depIdxs = []int32{
 	0,  // 0: oore.scm.v1.Credentials.auth_mode:type_name -> oore.scm.v1.AuthMode
@@ -4423,7 +4597,7 @@ var file_oore_scm_v1_provider_proto_depIdxs = []int32{
 	10, // 23: oore.scm.v1.ListRepositoriesRequest.connection:type_name -> oore.scm.v1.Connection
 	4,  // 24: oore.scm.v1.ListRepositoriesRequest.min_access_level:type_name -> oore.scm.v1.AccessLevel
 	30, // 25: oore.scm.v1.ListRepositoriesResponse.repositories:type_name -> oore.scm.v1.Repository
-	54, // 26: oore.scm.v1.WebhookDelivery.headers:type_name -> oore.scm.v1.WebhookDelivery.HeadersEntry
+	56, // 26: oore.scm.v1.WebhookDelivery.headers:type_name -> oore.scm.v1.WebhookDelivery.HeadersEntry
 	33, // 27: oore.scm.v1.IdentifyWebhookRequest.delivery:type_name -> oore.scm.v1.WebhookDelivery
 	2,  // 28: oore.scm.v1.IdentifyWebhookResponse.event_kind:type_name -> oore.scm.v1.EventKind
 	33, // 29: oore.scm.v1.VerifyWebhookRequest.delivery:type_name -> oore.scm.v1.WebhookDelivery
@@ -4439,51 +4613,56 @@ var file_oore_scm_v1_provider_proto_depIdxs = []int32{
 	41, // 39: oore.scm.v1.Event.merge_request:type_name -> oore.scm.v1.MergeRequestEvent
 	42, // 40: oore.scm.v1.VerifyWebhookResponse.events:type_name -> oore.scm.v1.Event
 	2,  // 41: oore.scm.v1.VerifyWebhookResponse.event_kind:type_name -> oore.scm.v1.EventKind
-	34, // 42: oore.scm.v1.WebhookSessionRequest.identify:type_name -> oore.scm.v1.IdentifyWebhookRequest
-	36, // 43: oore.scm.v1.WebhookSessionRequest.verify:type_name -> oore.scm.v1.VerifyWebhookRequest
-	35, // 44: oore.scm.v1.WebhookSessionResponse.identify:type_name -> oore.scm.v1.IdentifyWebhookResponse
-	43, // 45: oore.scm.v1.WebhookSessionResponse.verify:type_name -> oore.scm.v1.VerifyWebhookResponse
-	10, // 46: oore.scm.v1.GetCloneCredentialsRequest.connection:type_name -> oore.scm.v1.Connection
-	10, // 47: oore.scm.v1.EnsureProjectWebhookRequest.connection:type_name -> oore.scm.v1.Connection
-	2,  // 48: oore.scm.v1.EnsureProjectWebhookRequest.events:type_name -> oore.scm.v1.EventKind
-	10, // 49: oore.scm.v1.DeleteProjectWebhookRequest.connection:type_name -> oore.scm.v1.Connection
-	10, // 50: oore.scm.v1.SetCommitStatusRequest.connection:type_name -> oore.scm.v1.Connection
-	5,  // 51: oore.scm.v1.SetCommitStatusRequest.state:type_name -> oore.scm.v1.CommitState
-	16, // 52: oore.scm.v1.ProviderService.GetProviderInfo:input_type -> oore.scm.v1.GetProviderInfoRequest
-	18, // 53: oore.scm.v1.ProviderService.ValidateConnection:input_type -> oore.scm.v1.ValidateConnectionRequest
-	20, // 54: oore.scm.v1.ProviderService.CheckCredentials:input_type -> oore.scm.v1.CheckCredentialsRequest
-	22, // 55: oore.scm.v1.ProviderService.BeginOAuth:input_type -> oore.scm.v1.BeginOAuthRequest
-	24, // 56: oore.scm.v1.ProviderService.CompleteOAuth:input_type -> oore.scm.v1.CompleteOAuthRequest
-	26, // 57: oore.scm.v1.ProviderService.RefreshCredentials:input_type -> oore.scm.v1.RefreshCredentialsRequest
-	28, // 58: oore.scm.v1.ProviderService.RevokeCredentials:input_type -> oore.scm.v1.RevokeCredentialsRequest
-	31, // 59: oore.scm.v1.ProviderService.ListRepositories:input_type -> oore.scm.v1.ListRepositoriesRequest
-	34, // 60: oore.scm.v1.ProviderService.IdentifyWebhook:input_type -> oore.scm.v1.IdentifyWebhookRequest
-	36, // 61: oore.scm.v1.ProviderService.VerifyWebhook:input_type -> oore.scm.v1.VerifyWebhookRequest
-	44, // 62: oore.scm.v1.ProviderService.WebhookSession:input_type -> oore.scm.v1.WebhookSessionRequest
-	46, // 63: oore.scm.v1.ProviderService.GetCloneCredentials:input_type -> oore.scm.v1.GetCloneCredentialsRequest
-	48, // 64: oore.scm.v1.ProviderService.EnsureProjectWebhook:input_type -> oore.scm.v1.EnsureProjectWebhookRequest
-	50, // 65: oore.scm.v1.ProviderService.DeleteProjectWebhook:input_type -> oore.scm.v1.DeleteProjectWebhookRequest
-	52, // 66: oore.scm.v1.ProviderService.SetCommitStatus:input_type -> oore.scm.v1.SetCommitStatusRequest
-	17, // 67: oore.scm.v1.ProviderService.GetProviderInfo:output_type -> oore.scm.v1.GetProviderInfoResponse
-	19, // 68: oore.scm.v1.ProviderService.ValidateConnection:output_type -> oore.scm.v1.ValidateConnectionResponse
-	21, // 69: oore.scm.v1.ProviderService.CheckCredentials:output_type -> oore.scm.v1.CheckCredentialsResponse
-	23, // 70: oore.scm.v1.ProviderService.BeginOAuth:output_type -> oore.scm.v1.BeginOAuthResponse
-	25, // 71: oore.scm.v1.ProviderService.CompleteOAuth:output_type -> oore.scm.v1.CompleteOAuthResponse
-	27, // 72: oore.scm.v1.ProviderService.RefreshCredentials:output_type -> oore.scm.v1.RefreshCredentialsResponse
-	29, // 73: oore.scm.v1.ProviderService.RevokeCredentials:output_type -> oore.scm.v1.RevokeCredentialsResponse
-	32, // 74: oore.scm.v1.ProviderService.ListRepositories:output_type -> oore.scm.v1.ListRepositoriesResponse
-	35, // 75: oore.scm.v1.ProviderService.IdentifyWebhook:output_type -> oore.scm.v1.IdentifyWebhookResponse
-	43, // 76: oore.scm.v1.ProviderService.VerifyWebhook:output_type -> oore.scm.v1.VerifyWebhookResponse
-	45, // 77: oore.scm.v1.ProviderService.WebhookSession:output_type -> oore.scm.v1.WebhookSessionResponse
-	47, // 78: oore.scm.v1.ProviderService.GetCloneCredentials:output_type -> oore.scm.v1.GetCloneCredentialsResponse
-	49, // 79: oore.scm.v1.ProviderService.EnsureProjectWebhook:output_type -> oore.scm.v1.EnsureProjectWebhookResponse
-	51, // 80: oore.scm.v1.ProviderService.DeleteProjectWebhook:output_type -> oore.scm.v1.DeleteProjectWebhookResponse
-	53, // 81: oore.scm.v1.ProviderService.SetCommitStatus:output_type -> oore.scm.v1.SetCommitStatusResponse
-	67, // [67:82] is the sub-list for method output_type
-	52, // [52:67] is the sub-list for method input_type
-	52, // [52:52] is the sub-list for extension type_name
-	52, // [52:52] is the sub-list for extension extendee
-	0,  // [0:52] is the sub-list for field type_name
+	33, // 42: oore.scm.v1.ReceiveWebhookRequest.delivery:type_name -> oore.scm.v1.WebhookDelivery
+	35, // 43: oore.scm.v1.ReceiveWebhookResponse.identity:type_name -> oore.scm.v1.IdentifyWebhookResponse
+	43, // 44: oore.scm.v1.ReceiveWebhookResponse.verified:type_name -> oore.scm.v1.VerifyWebhookResponse
+	34, // 45: oore.scm.v1.WebhookSessionRequest.identify:type_name -> oore.scm.v1.IdentifyWebhookRequest
+	36, // 46: oore.scm.v1.WebhookSessionRequest.verify:type_name -> oore.scm.v1.VerifyWebhookRequest
+	44, // 47: oore.scm.v1.WebhookSessionRequest.receive:type_name -> oore.scm.v1.ReceiveWebhookRequest
+	35, // 48: oore.scm.v1.WebhookSessionResponse.identify:type_name -> oore.scm.v1.IdentifyWebhookResponse
+	43, // 49: oore.scm.v1.WebhookSessionResponse.verify:type_name -> oore.scm.v1.VerifyWebhookResponse
+	45, // 50: oore.scm.v1.WebhookSessionResponse.receive:type_name -> oore.scm.v1.ReceiveWebhookResponse
+	10, // 51: oore.scm.v1.GetCloneCredentialsRequest.connection:type_name -> oore.scm.v1.Connection
+	10, // 52: oore.scm.v1.EnsureProjectWebhookRequest.connection:type_name -> oore.scm.v1.Connection
+	2,  // 53: oore.scm.v1.EnsureProjectWebhookRequest.events:type_name -> oore.scm.v1.EventKind
+	10, // 54: oore.scm.v1.DeleteProjectWebhookRequest.connection:type_name -> oore.scm.v1.Connection
+	10, // 55: oore.scm.v1.SetCommitStatusRequest.connection:type_name -> oore.scm.v1.Connection
+	5,  // 56: oore.scm.v1.SetCommitStatusRequest.state:type_name -> oore.scm.v1.CommitState
+	16, // 57: oore.scm.v1.ProviderService.GetProviderInfo:input_type -> oore.scm.v1.GetProviderInfoRequest
+	18, // 58: oore.scm.v1.ProviderService.ValidateConnection:input_type -> oore.scm.v1.ValidateConnectionRequest
+	20, // 59: oore.scm.v1.ProviderService.CheckCredentials:input_type -> oore.scm.v1.CheckCredentialsRequest
+	22, // 60: oore.scm.v1.ProviderService.BeginOAuth:input_type -> oore.scm.v1.BeginOAuthRequest
+	24, // 61: oore.scm.v1.ProviderService.CompleteOAuth:input_type -> oore.scm.v1.CompleteOAuthRequest
+	26, // 62: oore.scm.v1.ProviderService.RefreshCredentials:input_type -> oore.scm.v1.RefreshCredentialsRequest
+	28, // 63: oore.scm.v1.ProviderService.RevokeCredentials:input_type -> oore.scm.v1.RevokeCredentialsRequest
+	31, // 64: oore.scm.v1.ProviderService.ListRepositories:input_type -> oore.scm.v1.ListRepositoriesRequest
+	34, // 65: oore.scm.v1.ProviderService.IdentifyWebhook:input_type -> oore.scm.v1.IdentifyWebhookRequest
+	36, // 66: oore.scm.v1.ProviderService.VerifyWebhook:input_type -> oore.scm.v1.VerifyWebhookRequest
+	46, // 67: oore.scm.v1.ProviderService.WebhookSession:input_type -> oore.scm.v1.WebhookSessionRequest
+	48, // 68: oore.scm.v1.ProviderService.GetCloneCredentials:input_type -> oore.scm.v1.GetCloneCredentialsRequest
+	50, // 69: oore.scm.v1.ProviderService.EnsureProjectWebhook:input_type -> oore.scm.v1.EnsureProjectWebhookRequest
+	52, // 70: oore.scm.v1.ProviderService.DeleteProjectWebhook:input_type -> oore.scm.v1.DeleteProjectWebhookRequest
+	54, // 71: oore.scm.v1.ProviderService.SetCommitStatus:input_type -> oore.scm.v1.SetCommitStatusRequest
+	17, // 72: oore.scm.v1.ProviderService.GetProviderInfo:output_type -> oore.scm.v1.GetProviderInfoResponse
+	19, // 73: oore.scm.v1.ProviderService.ValidateConnection:output_type -> oore.scm.v1.ValidateConnectionResponse
+	21, // 74: oore.scm.v1.ProviderService.CheckCredentials:output_type -> oore.scm.v1.CheckCredentialsResponse
+	23, // 75: oore.scm.v1.ProviderService.BeginOAuth:output_type -> oore.scm.v1.BeginOAuthResponse
+	25, // 76: oore.scm.v1.ProviderService.CompleteOAuth:output_type -> oore.scm.v1.CompleteOAuthResponse
+	27, // 77: oore.scm.v1.ProviderService.RefreshCredentials:output_type -> oore.scm.v1.RefreshCredentialsResponse
+	29, // 78: oore.scm.v1.ProviderService.RevokeCredentials:output_type -> oore.scm.v1.RevokeCredentialsResponse
+	32, // 79: oore.scm.v1.ProviderService.ListRepositories:output_type -> oore.scm.v1.ListRepositoriesResponse
+	35, // 80: oore.scm.v1.ProviderService.IdentifyWebhook:output_type -> oore.scm.v1.IdentifyWebhookResponse
+	43, // 81: oore.scm.v1.ProviderService.VerifyWebhook:output_type -> oore.scm.v1.VerifyWebhookResponse
+	47, // 82: oore.scm.v1.ProviderService.WebhookSession:output_type -> oore.scm.v1.WebhookSessionResponse
+	49, // 83: oore.scm.v1.ProviderService.GetCloneCredentials:output_type -> oore.scm.v1.GetCloneCredentialsResponse
+	51, // 84: oore.scm.v1.ProviderService.EnsureProjectWebhook:output_type -> oore.scm.v1.EnsureProjectWebhookResponse
+	53, // 85: oore.scm.v1.ProviderService.DeleteProjectWebhook:output_type -> oore.scm.v1.DeleteProjectWebhookResponse
+	55, // 86: oore.scm.v1.ProviderService.SetCommitStatus:output_type -> oore.scm.v1.SetCommitStatusResponse
+	72, // [72:87] is the sub-list for method output_type
+	57, // [57:72] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_oore_scm_v1_provider_proto_init() }
@@ -4496,14 +4675,16 @@ func file_oore_scm_v1_provider_proto_init() {
 		(*Event_TagPush)(nil),
 		(*Event_MergeRequest)(nil),
 	}
-	file_oore_scm_v1_provider_proto_msgTypes[37].OneofWrappers = []any{
+	file_oore_scm_v1_provider_proto_msgTypes[39].OneofWrappers = []any{
 		(*WebhookSessionRequest_Identify)(nil),
 		(*WebhookSessionRequest_Verify)(nil),
+		(*WebhookSessionRequest_Receive)(nil),
 	}
-	file_oore_scm_v1_provider_proto_msgTypes[38].OneofWrappers = []any{
+	file_oore_scm_v1_provider_proto_msgTypes[40].OneofWrappers = []any{
 		(*WebhookSessionResponse_Identify)(nil),
 		(*WebhookSessionResponse_Verify)(nil),
 		(*WebhookSessionResponse_Error)(nil),
+		(*WebhookSessionResponse_Receive)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4511,7 +4692,7 @@ func file_oore_scm_v1_provider_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_oore_scm_v1_provider_proto_rawDesc), len(file_oore_scm_v1_provider_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   48,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -101,11 +101,24 @@ type ProviderServiceClient interface {
 	// PermissionDenied: the payload names another repository than the one asked.
 	// InvalidArgument: the payload does not parse.
 	VerifyWebhook(ctx context.Context, in *VerifyWebhookRequest, opts ...grpc.CallOption) (*VerifyWebhookResponse, error)
-	// WebhookSession carries identify and verify calls over one long-lived
-	// stream, so a busy host pays no per-call stream set-up. Each request has an
-	// id chosen by the host; the response with the same id answers it, in any
-	// order. A provider that serves IdentifyWebhook and VerifyWebhook serves
-	// this too (capability WEBHOOK_SESSION).
+	// WebhookSession carries identify, verify and receive calls over one
+	// long-lived stream, so a busy host pays no per-call stream set-up. Each
+	// request has an id chosen by the host; the response with the same id
+	// answers it, in any order. A provider that serves IdentifyWebhook and
+	// VerifyWebhook serves this too (capability WEBHOOK_SESSION).
+	//
+	// Receive makes a delivery one round trip: a verify call that succeeds with
+	// a secret_ref leaves that secret with the session for its repository, and
+	// a later receive call identifies a delivery and verifies it with the
+	// secret the session holds for the repository it names, answering which
+	// secret_ref it used. The host accepts the answer only when that reference
+	// is still the repository's current secret; otherwise (or when the session
+	// holds no secret, or the delivery did not verify with it) it falls back to
+	// a verify call with the secret from its store. The session forgets
+	// everything when the stream ends. Go providers need not write any of
+	// this: shared/webhooksession.Serve implements it over their
+	// IdentifyWebhook and VerifyWebhook (and webhooksession.Client is the host
+	// side). A call a provider does not know is answered Unimplemented.
 	WebhookSession(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[WebhookSessionRequest, WebhookSessionResponse], error)
 	// GetCloneCredentials returns what git needs to fetch one repository over
 	// HTTPS: the clone URL and a username and password. Short-lived.
@@ -340,11 +353,24 @@ type ProviderServiceServer interface {
 	// PermissionDenied: the payload names another repository than the one asked.
 	// InvalidArgument: the payload does not parse.
 	VerifyWebhook(context.Context, *VerifyWebhookRequest) (*VerifyWebhookResponse, error)
-	// WebhookSession carries identify and verify calls over one long-lived
-	// stream, so a busy host pays no per-call stream set-up. Each request has an
-	// id chosen by the host; the response with the same id answers it, in any
-	// order. A provider that serves IdentifyWebhook and VerifyWebhook serves
-	// this too (capability WEBHOOK_SESSION).
+	// WebhookSession carries identify, verify and receive calls over one
+	// long-lived stream, so a busy host pays no per-call stream set-up. Each
+	// request has an id chosen by the host; the response with the same id
+	// answers it, in any order. A provider that serves IdentifyWebhook and
+	// VerifyWebhook serves this too (capability WEBHOOK_SESSION).
+	//
+	// Receive makes a delivery one round trip: a verify call that succeeds with
+	// a secret_ref leaves that secret with the session for its repository, and
+	// a later receive call identifies a delivery and verifies it with the
+	// secret the session holds for the repository it names, answering which
+	// secret_ref it used. The host accepts the answer only when that reference
+	// is still the repository's current secret; otherwise (or when the session
+	// holds no secret, or the delivery did not verify with it) it falls back to
+	// a verify call with the secret from its store. The session forgets
+	// everything when the stream ends. Go providers need not write any of
+	// this: shared/webhooksession.Serve implements it over their
+	// IdentifyWebhook and VerifyWebhook (and webhooksession.Client is the host
+	// side). A call a provider does not know is answered Unimplemented.
 	WebhookSession(grpc.BidiStreamingServer[WebhookSessionRequest, WebhookSessionResponse]) error
 	// GetCloneCredentials returns what git needs to fetch one repository over
 	// HTTPS: the clone URL and a username and password. Short-lived.
