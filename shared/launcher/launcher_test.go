@@ -6,6 +6,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -301,5 +303,40 @@ func TestLaunchDirServesGoodPluginsAndReportsBadOnes(t *testing.T) {
 	reg.Close()
 	if alive(pid) {
 		t.Fatal("plugin alive after Registry.Close")
+	}
+}
+
+// TestMaxProcs: plugins run on one P unless the host says otherwise, and an
+// explicit GOMAXPROCS in Options.Env wins.
+func TestMaxProcs(t *testing.T) {
+	m := buildTestProvider(t)
+	cases := []struct {
+		name string
+		opts launcher.Options
+		want func(got int) bool
+		says string
+	}{
+		{"default", launcher.Options{}, func(got int) bool { return got == 1 }, "1"},
+		{"two", launcher.Options{MaxProcs: 2}, func(got int) bool { return got == 2 }, "2"},
+		{"env wins", launcher.Options{MaxProcs: 2, Env: []string{"GOMAXPROCS=3"}}, func(got int) bool { return got == 3 }, "3"},
+		{"runtime decides", launcher.Options{MaxProcs: -1}, func(got int) bool { return got >= 1 && (runtime.NumCPU() == 1 || got > 1) }, "the runtime's choice (more than 1 on a machine with more cores)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Logger = hclog.NewNullLogger()
+			p, err := launcher.Launch(context.Background(), m, tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Close()
+			resp, err := p.Provider().VerifyWebhook(context.Background(), delivery("gomaxprocs", nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := strconv.Atoi(resp.GetDeliveryId())
+			if err != nil || !tc.want(got) {
+				t.Errorf("plugin GOMAXPROCS = %q, want %s", resp.GetDeliveryId(), tc.says)
+			}
+		})
 	}
 }

@@ -1,11 +1,13 @@
 // Command testprovider is a provider plugin that misbehaves on request, for
 // the launcher's tests: it panics, hangs until cancelled, or echoes large
-// payloads, chosen by the "x-test" header of a VerifyWebhook delivery.
+// payloads, or tells its GOMAXPROCS, chosen by the "x-test" header of a VerifyWebhook delivery.
 package main
 
 import (
 	"context"
 	"os"
+	"runtime"
+	"strconv"
 	"time"
 
 	scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
@@ -44,6 +46,8 @@ func (provider) VerifyWebhook(ctx context.Context, req *scmv1.VerifyWebhookReque
 		}}}, nil
 	case "sleep":
 		time.Sleep(200 * time.Millisecond)
+	case "gomaxprocs":
+		return &scmv1.VerifyWebhookResponse{DeliveryId: strconv.Itoa(runtime.GOMAXPROCS(0))}, nil
 	}
 	return &scmv1.VerifyWebhookResponse{DeliveryId: "ok"}, nil
 }
