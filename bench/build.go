@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 
+	"github.com/oore-ci/oore-scm-gitlab/bench/internal/floorplugin"
 	"github.com/oore-ci/oore-scm-gitlab/shared/manifest"
 )
 
@@ -17,6 +18,7 @@ const (
 	pluginPkg = "."
 	peerPkg   = "./bench/internal/peerplugin/cmd/oore-bench-peer"
 	echoPkg   = "./bench/internal/echo/cmd/oore-bench-echo"
+	floorPkg  = "./bench/internal/floorplugin/cmd/oore-bench-floor"
 )
 
 // binaries are the programs a run starts as child processes.
@@ -27,6 +29,9 @@ type binaries struct {
 	peer string
 	// echo is the Unix-socket echo server (the floor).
 	echo string
+	// floor is the sealed manifest of the smallest pluginkit plugin (the
+	// cold-start floor), in its own folder beside its binary.
+	floor *manifest.Manifest
 }
 
 // ModuleRoot finds the folder holding go.mod at or above dir.
@@ -47,12 +52,13 @@ func ModuleRoot(dir string) (string, error) {
 	}
 }
 
-// buildBinaries compiles the peer and echo helpers into dir, and the GitLab
+// buildBinaries compiles the peer, echo and floor helpers into dir (the
+// floor plugin, sealed, in dir/floor), and the GitLab
 // plugin too unless pluginDir names an already built and sealed one (the
 // output of `make build`). The plugin is built like `make build` does
 // (-trimpath, CGO off) so its size and start-up are what ships.
 func buildBinaries(ctx context.Context, root, dir, pluginDir string) (*binaries, error) {
-	pkgs := []string{peerPkg, echoPkg}
+	pkgs := []string{peerPkg, echoPkg, floorPkg}
 	if pluginDir == "" {
 		pkgs = append(pkgs, pluginPkg)
 	}
@@ -67,7 +73,11 @@ func buildBinaries(ctx context.Context, root, dir, pluginDir string) (*binaries,
 		peer: filepath.Join(dir, "oore-bench-peer"),
 		echo: filepath.Join(dir, "oore-bench-echo"),
 	}
-	var err error
+	floor, err := sealFloor(dir)
+	if err != nil {
+		return nil, err
+	}
+	b.floor = floor
 	if pluginDir != "" {
 		b.plugin, err = manifest.Load(filepath.Join(pluginDir, manifest.FileName))
 	} else {
@@ -78,6 +88,29 @@ func buildBinaries(ctx context.Context, root, dir, pluginDir string) (*binaries,
 		return nil, fmt.Errorf("plugin manifest: %w", err)
 	}
 	return b, nil
+}
+
+// sealFloor moves the floor plugin's binary into dir/floor and seals its
+// manifest there: a manifest is found beside its binary, and dir already
+// holds the GitLab plugin's.
+func sealFloor(dir string) (*manifest.Manifest, error) {
+	fdir := filepath.Join(dir, "floor")
+	if err := os.MkdirAll(fdir, 0o755); err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(fdir, floorplugin.Executable)
+	if err := os.Rename(filepath.Join(dir, floorplugin.Executable), bin); err != nil {
+		return nil, fmt.Errorf("floor plugin: %w", err)
+	}
+	src := filepath.Join(fdir, "manifest.src.json")
+	if err := os.WriteFile(src, []byte(floorplugin.Manifest), 0o644); err != nil {
+		return nil, err
+	}
+	m, err := manifest.Seal(src, bin, filepath.Join(fdir, manifest.FileName))
+	if err != nil {
+		return nil, fmt.Errorf("floor plugin manifest: %w", err)
+	}
+	return m, nil
 }
 
 // goTool is $GOROOT/bin/go when GOROOT is set, else go on PATH.

@@ -74,8 +74,10 @@ func TestCommandPrintsBenchLines(t *testing.T) {
 	}
 	out := stdout.String()
 	got := ParseLines(out)
-	if v, ok := got["cold_start_ms"]; !ok || math.IsNaN(v) || v <= 0 {
-		t.Errorf("BENCH cold_start_ms = %v (present %v), want a positive value\n%s", v, ok, out)
+	for _, name := range []string{"cold_start_ms", "cold_start_plain_ms", "cold_start_vs_plain_ratio", "cold_start_floor_ms"} {
+		if v, ok := got[name]; !ok || math.IsNaN(v) || v <= 0 {
+			t.Errorf("BENCH %s = %v (present %v), want a positive value\n%s", name, v, ok, out)
+		}
 	}
 	if v, ok := got["list_10k_ms"]; !ok || !math.IsNaN(v) {
 		t.Errorf("BENCH list_10k_ms = %v (present %v), want NaN for a stage that did not run", v, ok)
