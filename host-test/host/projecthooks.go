@@ -111,7 +111,9 @@ func (h *Host) projectHookTarget(ctx context.Context, providerName, repositoryID
 // new secret (?type=signing_token for a signing key), EnsureProjectWebhook
 // with the host's webhook URL and the hook id registered before, then the
 // secret and the hook id stored together. When the provider refuses,
-// nothing is stored and the old secret keeps working.
+// nothing is stored and the old secret keeps working. All of it runs under
+// the repository's lease (projecthooklease.go): registrations and removals
+// of one repository, on any host sharing the database, run one at a time.
 func (h *Host) registerProjectWebhook(providerName string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
@@ -128,32 +130,48 @@ func (h *Host) registerProjectWebhook(providerName string) handlerFunc {
 			return err
 		}
 		ps := h.projectHooks()
-		prev, err := ps.GetProjectHook(ctx, rp.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return internalError("load the repository's webhook", err)
-		}
-		secret := newWebhookSecret(kind)
 		hookURL := h.webhookURL(pr.name)
-		resp, err := withConnection(ctx, h, pr, in, "EnsureProjectWebhook", func(ctx context.Context, c scmv1.ProviderServiceClient, conn *scmv1.Connection) (*scmv1.EnsureProjectWebhookResponse, error) {
-			return c.EnsureProjectWebhook(ctx, &scmv1.EnsureProjectWebhookRequest{
-				Connection: conn, RepositoryExternalId: rp.ExternalID, Url: hookURL, Secret: secret, HookId: prev.HookID,
+		var (
+			resp  *scmv1.EnsureProjectWebhookResponse
+			saved store.ProjectHook
+			at    int64
+		)
+		// Under the repository's lease (projecthooklease.go): a registration
+		// racing this one, on any host, waits and then updates the hook this
+		// one made instead of creating a second one.
+		err = h.withProjectHookLease(ctx, ps, rp.ID, func(holder string) error {
+			prev, err := ps.GetProjectHook(ctx, rp.ID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return internalError("load the repository's webhook", err)
+			}
+			secret := newWebhookSecret(kind)
+			resp, err = withConnection(ctx, h, pr, in, "EnsureProjectWebhook", func(ctx context.Context, c scmv1.ProviderServiceClient, conn *scmv1.Connection) (*scmv1.EnsureProjectWebhookResponse, error) {
+				return c.EnsureProjectWebhook(ctx, &scmv1.EnsureProjectWebhookRequest{
+					Connection: conn, RepositoryExternalId: rp.ExternalID, Url: hookURL, Secret: secret, HookId: prev.HookID,
+				})
 			})
+			if err != nil {
+				return h.scmWriteError(pr.name, err)
+			}
+			if resp.GetHookId() == "" {
+				return newError(http.StatusBadGateway, pr.name+suffixAPIError, "the provider named no webhook id")
+			}
+			at = h.now().Unix()
+			saved, err = ps.SaveProjectHook(ctx, rp.ID, holder, resp.GetHookId(), hookURL, secret, at)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				h.log.Warn("repository removed while its webhook was registered; the hook at the provider delivers to no repository",
+					"repository_id", rp.ID, "repository", rp.FullName, "hook_id", resp.GetHookId())
+				return notFoundError(pr.name+" repository", rp.ID)
+			case errors.Is(err, store.ErrLeaseNotHeld):
+				return err // withProjectHookLease answers it
+			case err != nil:
+				return internalError("store the webhook secret and hook", err)
+			}
+			return nil
 		})
 		if err != nil {
-			return h.scmWriteError(pr.name, err)
-		}
-		if resp.GetHookId() == "" {
-			return newError(http.StatusBadGateway, pr.name+suffixAPIError, "the provider named no webhook id")
-		}
-		at := h.now().Unix()
-		saved, err := ps.SaveProjectHook(ctx, rp.ID, resp.GetHookId(), hookURL, secret, at)
-		if errors.Is(err, store.ErrNotFound) {
-			h.log.Warn("repository removed while its webhook was registered; the hook at the provider delivers to no repository",
-				"repository_id", rp.ID, "repository", rp.FullName, "hook_id", resp.GetHookId())
-			return notFoundError(pr.name+" repository", rp.ID)
-		}
-		if err != nil {
-			return internalError("store the webhook secret and hook", err)
+			return err
 		}
 		action := "project_webhook.update"
 		if resp.GetCreated() {
@@ -171,8 +189,8 @@ func (h *Host) registerProjectWebhook(providerName string) handlerFunc {
 // removeProjectWebhook answers DELETE
 // /v1/integration-repositories/{id}/{provider}-webhook (owner or admin): the
 // hook the host registered is deleted at the provider (without one, the
-// repository's hooks with the host's webhook URL) and forgotten. The
-// repository's webhook secret stays.
+// repository's hooks with the host's webhook URL) and forgotten, under the
+// repository's lease. The repository's webhook secret stays.
 func (h *Host) removeProjectWebhook(providerName string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		ctx := r.Context()
@@ -181,23 +199,37 @@ func (h *Host) removeProjectWebhook(providerName string) handlerFunc {
 			return err
 		}
 		ps := h.projectHooks()
-		prev, err := ps.GetProjectHook(ctx, rp.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return internalError("load the repository's webhook", err)
-		}
-		req := &scmv1.DeleteProjectWebhookRequest{RepositoryExternalId: rp.ExternalID, HookId: prev.HookID}
-		if prev.HookID == "" {
-			req.Url = h.webhookURL(pr.name)
-		}
-		resp, err := withConnection(ctx, h, pr, in, "DeleteProjectWebhook", func(ctx context.Context, c scmv1.ProviderServiceClient, conn *scmv1.Connection) (*scmv1.DeleteProjectWebhookResponse, error) {
-			req.Connection = conn
-			return c.DeleteProjectWebhook(ctx, req)
+		var (
+			prev store.ProjectHook
+			resp *scmv1.DeleteProjectWebhookResponse
+		)
+		// Under the repository's lease, so that a registration racing this
+		// removal runs wholly before it (and its hook is removed) or wholly
+		// after it (and makes a new one), never in between.
+		err = h.withProjectHookLease(ctx, ps, rp.ID, func(string) error {
+			var err error
+			prev, err = ps.GetProjectHook(ctx, rp.ID)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return internalError("load the repository's webhook", err)
+			}
+			req := &scmv1.DeleteProjectWebhookRequest{RepositoryExternalId: rp.ExternalID, HookId: prev.HookID}
+			if prev.HookID == "" {
+				req.Url = h.webhookURL(pr.name)
+			}
+			resp, err = withConnection(ctx, h, pr, in, "DeleteProjectWebhook", func(ctx context.Context, c scmv1.ProviderServiceClient, conn *scmv1.Connection) (*scmv1.DeleteProjectWebhookResponse, error) {
+				req.Connection = conn
+				return c.DeleteProjectWebhook(ctx, req)
+			})
+			if err != nil {
+				return h.scmWriteError(pr.name, err)
+			}
+			if _, err := ps.ForgetProjectHook(ctx, rp.ID); err != nil {
+				return internalError("forget the repository's webhook", err)
+			}
+			return nil
 		})
 		if err != nil {
-			return h.scmWriteError(pr.name, err)
-		}
-		if _, err := ps.ForgetProjectHook(ctx, rp.ID); err != nil {
-			return internalError("forget the repository's webhook", err)
+			return err
 		}
 		h.audit(ctx, "project_webhook.delete", in.ID, fmt.Sprintf("%s hook %s", rp.FullName, prev.HookID))
 		h.log.Info("project webhook removed", "repository_id", rp.ID, "repository", rp.FullName, "hook_id", prev.HookID, "deleted", resp.GetDeleted())

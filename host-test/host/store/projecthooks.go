@@ -2,8 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
+
+// ErrLeaseNotHeld: the repository's project-webhook lease was not held by
+// this holder any more (it expired and another registration took it).
+// Nothing was written.
+var ErrLeaseNotHeld = errors.New("project webhook lease not held")
 
 // ProjectHook is a webhook the host registered at the provider for one of
 // its repositories: the provider's id of the hook, the repository it belongs
@@ -31,14 +37,27 @@ type ProjectHook struct {
 // one. It is separate from Store so that stores without it still serve the
 // rest of the API; the host finds it on its Store with a type assertion.
 type ProjectHookStore interface {
+	// AcquireProjectHookLease takes the repository's project-webhook lease
+	// for holder until ttlSeconds from now, or extends it when holder has
+	// it already. It reports false when another holder has a lease that has
+	// not expired. The lease is what serializes registrations and removals
+	// of one repository's hook across every host sharing the database: the
+	// provider call runs between taking it and releasing it, outside any
+	// transaction.
+	AcquireProjectHookLease(ctx context.Context, repositoryID, holder string, ttlSeconds int64) (bool, error)
+	// ReleaseProjectHookLease gives holder's lease up (nothing when another
+	// holder has it now).
+	ReleaseProjectHookLease(ctx context.Context, repositoryID, holder string) error
 	// SaveProjectHook sets the repository's webhook secret (sealed, as
 	// SetWebhookSecret does: the previous secret stops working at once) and
-	// records the hook that carries it, in one transaction. The
-	// integration, provider, external id and full name are the
+	// records the hook that carries it, in one transaction, while holder
+	// holds the repository's lease (ErrLeaseNotHeld otherwise: another
+	// registration took the expired lease and its secret is the one that
+	// counts). The integration, provider, external id and full name are the
 	// repository's, read in the same transaction. It returns the stored
 	// hook (CreatedAt kept from an earlier registration of the same
 	// repository). ErrNotFound when the repository is gone.
-	SaveProjectHook(ctx context.Context, repositoryID, hookID, url, secret string, rotatedAt int64) (ProjectHook, error)
+	SaveProjectHook(ctx context.Context, repositoryID, holder, hookID, url, secret string, rotatedAt int64) (ProjectHook, error)
 	// GetProjectHook reads the hook registered for a repository.
 	// ErrNotFound when there is none.
 	GetProjectHook(ctx context.Context, repositoryID string) (ProjectHook, error)
@@ -67,12 +86,46 @@ func scanProjectHook(r projectHookRow) (ProjectHook, error) {
 	return h, err
 }
 
-// SaveProjectHook stores the repository's new secret and its hook together.
-func (s *SQL) SaveProjectHook(ctx context.Context, repositoryID, hookID, url, secret string, rotatedAt int64) (ProjectHook, error) {
+// AcquireProjectHookLease takes or extends the repository's lease: one
+// statement, so of holders racing on several hosts exactly one inserts the
+// row or replaces an expired one.
+func (s *SQL) AcquireProjectHookLease(ctx context.Context, repositoryID, holder string, ttlSeconds int64) (bool, error) {
+	now := s.unix()
+	res, err := s.q().exec(ctx, `INSERT INTO project_hook_leases (repository_id, holder, expires_at) VALUES (?, ?, ?)
+ON CONFLICT (repository_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+WHERE project_hook_leases.expires_at <= ? OR project_hook_leases.holder = excluded.holder`,
+		repositoryID, holder, now+ttlSeconds, now)
+	if err != nil {
+		return false, fmt.Errorf("acquire the project webhook lease of repository %s: %w", repositoryID, err)
+	}
+	return affected(res) == 1, nil
+}
+
+// ReleaseProjectHookLease deletes holder's lease row.
+func (s *SQL) ReleaseProjectHookLease(ctx context.Context, repositoryID, holder string) error {
+	if _, err := s.q().exec(ctx, `DELETE FROM project_hook_leases WHERE repository_id = ? AND holder = ?`, repositoryID, holder); err != nil {
+		return fmt.Errorf("release the project webhook lease of repository %s: %w", repositoryID, err)
+	}
+	return nil
+}
+
+// SaveProjectHook stores the repository's new secret and its hook together,
+// if holder still holds the lease. The check is in the same transaction as
+// the writes: a holder whose lease expired mid-call (its host stalled) does
+// not overwrite the secret of the registration that took over, which
+// updated the same hook at the provider after it.
+func (s *SQL) SaveProjectHook(ctx context.Context, repositoryID, holder, hookID, url, secret string, rotatedAt int64) (ProjectHook, error) {
 	now := s.unix()
 	sealed := s.kr.Seal([]byte(secret), webhookSecretAAD(repositoryID))
 	var h ProjectHook
 	err := s.tx(ctx, func(c q) error {
+		var held int
+		if err := c.row(ctx, `SELECT COUNT(*) FROM project_hook_leases WHERE repository_id = ? AND holder = ?`, repositoryID, holder).Scan(&held); err != nil {
+			return fmt.Errorf("save project hook of repository %s: check the lease: %w", repositoryID, err)
+		}
+		if held == 0 {
+			return fmt.Errorf("save project hook of repository %s: %w", repositoryID, ErrLeaseNotHeld)
+		}
 		res, err := c.exec(ctx, `UPDATE repositories SET webhook_secret = ?, webhook_secret_rotated_at = ?, updated_at = ? WHERE id = ?`,
 			sealed, rotatedAt, now, repositoryID)
 		if err != nil {

@@ -50,11 +50,17 @@ func TestProjectHooks(t *testing.T) {
 			s := open(t, c)
 			ctx := context.Background()
 			app, website := seedProjectHookRepos(t, s)
+			// Saving takes the repository's lease (the conformance suite tests the lease itself).
+			for _, id := range []string{app.ID, website.ID, "no-such-repository"} {
+				if ok, err := s.AcquireProjectHookLease(ctx, id, "holder-1", 7200); err != nil || !ok {
+					t.Fatalf("lease of %s: %v, %v", id, ok, err)
+				}
+			}
 
 			if _, err := s.GetProjectHook(ctx, app.ID); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("hook before any registration: %v, want ErrNotFound", err)
 			}
-			saved, err := s.SaveProjectHook(ctx, app.ID, "7", "http://127.0.0.1:8787/v1/webhooks/gitlab", "secret-one", c.now().Unix())
+			saved, err := s.SaveProjectHook(ctx, app.ID, "holder-1", "7", "http://127.0.0.1:8787/v1/webhooks/gitlab", "secret-one", c.now().Unix())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,7 +80,7 @@ func TestProjectHooks(t *testing.T) {
 
 			created := c.now().Unix()
 			c.advance(time.Hour)
-			saved, err = s.SaveProjectHook(ctx, app.ID, "8", "https://ci.example.com/v1/webhooks/gitlab", "secret-two", c.now().Unix())
+			saved, err = s.SaveProjectHook(ctx, app.ID, "holder-1", "8", "https://ci.example.com/v1/webhooks/gitlab", "secret-two", c.now().Unix())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -85,10 +91,10 @@ func TestProjectHooks(t *testing.T) {
 				t.Fatalf("the old secret still works after the second save: %+v, %v", targets, err)
 			}
 
-			if _, err := s.SaveProjectHook(ctx, "no-such-repository", "9", "http://x/", "secret-three", c.now().Unix()); !errors.Is(err, store.ErrNotFound) {
+			if _, err := s.SaveProjectHook(ctx, "no-such-repository", "holder-1", "9", "http://x/", "secret-three", c.now().Unix()); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("save for an unknown repository: %v, want ErrNotFound", err)
 			}
-			if _, err := s.SaveProjectHook(ctx, website.ID, "10", "http://127.0.0.1:8787/v1/webhooks/gitlab", "secret-four", c.now().Unix()); err != nil {
+			if _, err := s.SaveProjectHook(ctx, website.ID, "holder-1", "10", "http://127.0.0.1:8787/v1/webhooks/gitlab", "secret-four", c.now().Unix()); err != nil {
 				t.Fatal(err)
 			}
 			if n := countRows(t, s, `SELECT COUNT(*) FROM project_hooks`); n != 2 {

@@ -5,7 +5,8 @@
 // Each case opens the database several times, as several host processes
 // sharing it would, and checks what multi-host deployments rely on: one-time
 // OAuth states used once across all hosts, deliveries deduplicated whichever
-// host receives their copies, one refresh-lock holder across hosts, a rotated
+// host receives their copies, one refresh-lock holder across hosts, one
+// project-webhook lease holder per repository across hosts, a rotated
 // webhook secret seen by every host at once, migrations that tolerate hosts
 // starting together, and values that round-trip unchanged (64-bit times,
 // booleans, bytes, text).
@@ -71,6 +72,8 @@ func cases() map[string]func(t *testing.T, e *env) {
 		"RefreshLockOneHolderAcrossHosts":         testRefreshLockOneHolder,
 		"RefreshLockLeaseExpiry":                  testRefreshLockLease,
 		"CredentialStoreExcludesAcrossHosts":      testCredentialStoreExclusion,
+		"ProjectHookLeaseOneHolderAcrossHosts":    testProjectHookLeaseOneHolder,
+		"ProjectHookLeaseExpiryAndRelease":        testProjectHookLease,
 		"OneRefreshAcrossHosts":                   testOneRefreshAcrossHosts,
 		"DeliveriesDedupedAcrossHosts":            testDeliveryDedupe,
 		"DeliveryRacingDeleteLeavesNoQueuedBuild": testDeliveryRacingDelete,
