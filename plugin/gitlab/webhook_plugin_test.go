@@ -18,6 +18,7 @@ import (
 	"github.com/oore-ci/oore-scm-gitlab/shared/launcher"
 	"github.com/oore-ci/oore-scm-gitlab/shared/plugintest"
 	"github.com/oore-ci/oore-scm-gitlab/shared/scmerr"
+	"github.com/oore-ci/oore-scm-gitlab/shared/webhooksession"
 )
 
 // webhookReceiver is the host's webhook endpoint in miniature: it turns
@@ -173,6 +174,73 @@ func TestWebhooksThroughThePluginProcess(t *testing.T) {
 		if push.GetCommitCount() != 23 || len(push.GetCommits()) != 20 || push.GetCommits()[19].GetSha() != push.GetCheckoutSha() {
 			t.Fatalf("big push: commit_count %d, %d commits", push.GetCommitCount(), len(push.GetCommits()))
 		}
+	})
+
+	t.Run("receive with the secret the session holds", func(t *testing.T) {
+		// Genuine deliveries of one repository: the first verified with a
+		// secret_ref, the others received in one round trip.
+		var real []*scmv1.WebhookDelivery
+		for range 3 {
+			if _, err := sim.SendWebhook(ctx, gitlabsim.WebhookSpec{ProjectID: app.ID, Kind: "push", URL: url, SecretToken: secret, Commits: 2}); err != nil {
+				t.Fatal(err)
+			}
+			real = append(real, receive(t, deliveries))
+		}
+		forged := &scmv1.WebhookDelivery{Headers: map[string]string{}, Body: real[2].GetBody()}
+		for k, v := range real[2].GetHeaders() {
+			forged.Headers[k] = v
+		}
+		forged.Headers["x-gitlab-token"] = "a-forged-token"
+
+		sess := webhooksession.NewClient(provider)
+		defer sess.Close()
+		identityOnly := func(what string, d *scmv1.WebhookDelivery) {
+			t.Helper()
+			got, err := sess.Receive(ctx, &scmv1.ReceiveWebhookRequest{Delivery: d})
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			if got.GetIdentity().GetRepositoryExternalId() != repo || got.GetVerified() != nil || got.GetSecretRef() != "" {
+				t.Fatalf("%s: receive answered %v, want the identity only", what, got)
+			}
+		}
+		verifiedLikeVerify := func(what string, d *scmv1.WebhookDelivery, ref string) {
+			t.Helper()
+			got, err := sess.Receive(ctx, &scmv1.ReceiveWebhookRequest{Delivery: d})
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			want, err := provider.VerifyWebhook(ctx, &scmv1.VerifyWebhookRequest{Delivery: d, Secret: secret, RepositoryExternalId: repo})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantID, err := provider.IdentifyWebhook(ctx, &scmv1.IdentifyWebhookRequest{Delivery: d})
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertProtoEqual(t, got.GetIdentity(), wantID)
+			assertProtoEqual(t, got.GetVerified(), want)
+			if got.GetSecretRef() != ref {
+				t.Fatalf("%s: receive used secret_ref %q, want %q", what, got.GetSecretRef(), ref)
+			}
+		}
+
+		identityOnly("before any verify", real[1])
+		// A wrong secret with a ref: refused, and the session keeps nothing.
+		_, err := sess.Verify(ctx, &scmv1.VerifyWebhookRequest{Delivery: real[0], Secret: "the-old-secret", RepositoryExternalId: repo, SecretRef: "v0"})
+		wantCode(t, err, codes.Unauthenticated, scmerr.ReasonSignatureInvalid)
+		identityOnly("after a wrong secret", real[1])
+
+		if _, err := sess.Verify(ctx, &scmv1.VerifyWebhookRequest{Delivery: real[0], Secret: secret, RepositoryExternalId: repo, SecretRef: "v1"}); err != nil {
+			t.Fatal(err)
+		}
+		verifiedLikeVerify("after a good verify", real[1], "v1")
+		identityOnly("a forged token", forged)
+
+		// A wrong secret with another ref leaves the good one in place.
+		_, err = sess.Verify(ctx, &scmv1.VerifyWebhookRequest{Delivery: real[0], Secret: "the-old-secret", RepositoryExternalId: repo, SecretRef: "v2"})
+		wantCode(t, err, codes.Unauthenticated, scmerr.ReasonSignatureInvalid)
+		verifiedLikeVerify("after a wrong secret", real[2], "v1")
 	})
 
 	t.Run("session with 100 interleaved calls", func(t *testing.T) {

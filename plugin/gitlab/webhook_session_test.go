@@ -3,7 +3,6 @@ package gitlab_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -21,6 +20,10 @@ import (
 	scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
 	"github.com/oore-ci/oore-scm-gitlab/shared/scmerr"
 )
+
+// These tests check the GitLab provider's answers through its session; the
+// session itself (ordering, bounds, panics, the secret table, the client)
+// is tested in shared/webhooksession.
 
 // sessionServer records when WebhookSession returns, so tests can see the
 // session end on the provider's side.
@@ -194,89 +197,4 @@ func TestWebhookSessionRefusesAnEmptyCall(t *testing.T) {
 			},
 		},
 	})
-}
-
-func TestWebhookSessionEndsWithTheContext(t *testing.T) {
-	t.Parallel()
-	client, ended := inProcessProvider(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	stream, err := client.WebhookSession(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := &scmv1.WebhookSessionRequest{Id: 1, Call: &scmv1.WebhookSessionRequest_Identify{Identify: &scmv1.IdentifyWebhookRequest{Delivery: fixtureDelivery(pushFixture)}}}
-	if err := stream.Send(req); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stream.Recv(); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	if _, err := stream.Recv(); status.Code(err) != codes.Canceled {
-		t.Fatalf("receive after cancel: %v, want Canceled", err)
-	}
-	select {
-	case err := <-ended:
-		if status.Code(err) != codes.Canceled {
-			t.Fatalf("session ended with %v, want Canceled", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the provider's session did not end after the context was cancelled")
-	}
-}
-
-func TestWebhookSessionServesManySessionsAtOnce(t *testing.T) {
-	t.Parallel()
-	client, _ := inProcessProvider(t)
-	errs := make(chan error, 4)
-	for s := range 4 {
-		go func() {
-			defer func() {
-				if r := recover(); r != nil {
-					errs <- fmt.Errorf("session %d: %v", s, r)
-				}
-			}()
-			calls := mixedSessionCalls(50, func(int) *scmv1.WebhookDelivery { return fixtureDelivery(pushFixture) })
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			stream, err := client.WebhookSession(ctx)
-			if err != nil {
-				errs <- err
-				return
-			}
-			for _, c := range calls {
-				if err := stream.Send(c.req); err != nil {
-					errs <- err
-					return
-				}
-			}
-			_ = stream.CloseSend()
-			n := 0
-			for {
-				resp, err := stream.Recv()
-				if errors.Is(err, io.EOF) {
-					break
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-				if _, ok := calls[resp.GetId()]; !ok {
-					errs <- fmt.Errorf("session %d: answer for unknown call %d", s, resp.GetId())
-					return
-				}
-				n++
-			}
-			if n != len(calls) {
-				errs <- fmt.Errorf("session %d: %d of %d answered", s, n, len(calls))
-				return
-			}
-			errs <- nil
-		}()
-	}
-	for range 4 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
-	}
 }
