@@ -12,6 +12,7 @@ import (
 	"github.com/oore-ci/oore-scm-gitlab/bench/internal/peerplugin"
 	"github.com/oore-ci/oore-scm-gitlab/plugin/gitlab"
 	"github.com/oore-ci/oore-scm-gitlab/shared/launcher"
+	"github.com/oore-ci/oore-scm-gitlab/shared/webhooksession"
 )
 
 // webhooks measures goals 1 to 3: the floor, the provider in-process,
@@ -48,7 +49,7 @@ type webhookRig struct {
 	hooks map[int]*webhook
 	prov  *gitlab.Provider
 	plug  *launcher.Plugin
-	sess  *session // nil when the plugin does not serve WebhookSession
+	sess  *webhooksession.Client // nil when the plugin does not serve WebhookSession
 	peer  *peerplugin.Client
 	floor *echoServer
 	stops []func()
@@ -91,7 +92,7 @@ func startWebhookRig(ctx context.Context, bins *binaries, dir string, env, peerE
 			progress("WebhookSession is not served by the plugin: the plugin figures use unary VerifyWebhook")
 		}
 	} else {
-		rig.stops = append(rig.stops, rig.sess.close)
+		rig.stops = append(rig.stops, func() { _ = rig.sess.Close() })
 	}
 	return rig, nil
 }
@@ -109,20 +110,17 @@ func (rig *webhookRig) close() {
 	rig.stops = nil
 }
 
-// openServedSession opens a WebhookSession and returns nil, nil when the
-// plugin does not serve it yet.
-func openServedSession(ctx context.Context, plug *launcher.Plugin, h *webhook) (*session, error) {
-	sess, err := openSession(ctx, plug.Provider(), false)
-	if err != nil {
-		return nil, err
-	}
-	_, err = sess.verify(ctx, h.request())
+// openServedSession opens a WebhookSession (the client a host uses) and
+// returns nil, nil when the plugin does not serve it yet.
+func openServedSession(ctx context.Context, plug *launcher.Plugin, h *webhook) (*webhooksession.Client, error) {
+	sess := webhooksession.NewClient(plug.Provider())
+	_, err := sess.Verify(ctx, h.request())
 	if status.Code(err) == codes.Unimplemented {
-		sess.close()
+		_ = sess.Close()
 		return nil, nil
 	}
 	if err != nil {
-		sess.close()
+		_ = sess.Close()
 		return nil, fmt.Errorf("webhook session: %w", err)
 	}
 	return sess, nil

@@ -162,28 +162,13 @@ func (r *run) experimentGOMAXPROCS(ctx context.Context) error {
 		}
 		return w.unary
 	}
-	// The host side of the session read by a dedicated goroutine, against
-	// the callers reading it themselves (what the other figures use).
-	relayOp := pick(a)
-	if shipped.sess != nil {
-		relay, err := openSession(ctx, shipped.plug.Provider(), true)
-		if err != nil {
-			return err
-		}
-		defer relay.close()
-		req := a.req
-		relayOp = func() error {
-			_, err := relay.verify(ctx, req)
-			return err
-		}
-	}
 	ss := r.sz.seq
 	ss.settle = settleProcesses(a.pids.echo, a.pids.plugin, a.pids.peer, b.pids.plugin, b.pids.peer)
 	alone, err := ss.sequential(a.floor)
 	if err != nil {
 		return err
 	}
-	seq, err := ss.sequential(pick(a), pick(b), a.floor, a.inproc, a.peer, b.peer, relayOp)
+	seq, err := ss.sequential(pick(a), pick(b), a.floor, a.inproc, a.peer, b.peer)
 	if err != nil {
 		return err
 	}
@@ -199,7 +184,6 @@ func (r *run) experimentGOMAXPROCS(ctx context.Context) error {
 		Figure{Name: "exp_boundary_vs_socket_ratio_gomaxprocs1", Value: ratio(medianDiff(seq[1], seq[3]), rtt), Unit: "x", Label: "boundary overhead / raw round trip, GOMAXPROCS=1", Goal: &Goal{AtMost: true, Bound: 6}},
 		Figure{Name: "exp_peer_speedup", Value: ratio(median(seq[4]), median(seq[0])), Unit: "x", Label: "peer / ours, both as shipped"},
 		Figure{Name: "exp_peer_speedup_gomaxprocs1", Value: ratio(median(seq[5]), median(seq[1])), Unit: "x", Label: "peer / ours, both with GOMAXPROCS=1", Goal: &Goal{Bound: 3}, Note: "the peer given the same setting, for fairness"},
-		Figure{Name: "exp_push20_session_relay_us", Value: median(seq[6]), Unit: "us", Label: "push20 over a session read by a dedicated goroutine on the host", Note: "the other figures: callers read their own answers"},
 		Figure{Name: "exp_push20_plugin_p8_per_s", Value: 1e6 / median(perCalls(conc[0])), Unit: "per_s", Label: fmt.Sprintf("push20, %d callers, as shipped: webhooks per second", r.sz.concurrency)},
 		Figure{Name: "exp_push20_plugin_p8_gomaxprocs1_per_s", Value: 1e6 / median(perCalls(conc[1])), Unit: "per_s", Label: fmt.Sprintf("push20, %d callers, GOMAXPROCS=1: webhooks per second", r.sz.concurrency)},
 	)

@@ -39,9 +39,9 @@ func (r *run) memory(ctx context.Context) error {
 	if sess, err := openServedSession(ctx, plug, hooks[20]); err != nil {
 		return err
 	} else if sess != nil {
-		defer sess.close()
+		defer func() { _ = sess.Close() }()
 		verify = func() error {
-			_, err := sess.verify(ctx, req)
+			_, err := sess.Verify(ctx, req)
 			return err
 		}
 		transport = "WebhookSession"

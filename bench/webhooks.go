@@ -15,6 +15,7 @@ import (
 	"github.com/oore-ci/oore-scm-gitlab/plugin/gitlab"
 	scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
 	"github.com/oore-ci/oore-scm-gitlab/shared/launcher"
+	"github.com/oore-ci/oore-scm-gitlab/shared/webhooksession"
 )
 
 // webhookPaths are the ways one delivery can be verified, each an op.
@@ -44,7 +45,7 @@ var errNotServed = errors.New("not served by the plugin yet")
 
 // newWebhookPaths checks that every path answers the delivery, and answers
 // it alike, and returns the ops.
-func newWebhookPaths(ctx context.Context, h *webhook, prov *gitlab.Provider, plug *launcher.Plugin, sess *session, peer *peerplugin.Client, floor *echoServer) (*webhookPaths, error) {
+func newWebhookPaths(ctx context.Context, h *webhook, prov *gitlab.Provider, plug *launcher.Plugin, sess *webhooksession.Client, peer *peerplugin.Client, floor *echoServer) (*webhookPaths, error) {
 	req := h.request()
 	w := &webhookPaths{hook: h, req: req}
 	want, err := prov.VerifyWebhook(ctx, req)
@@ -80,7 +81,7 @@ func newWebhookPaths(ctx context.Context, h *webhook, prov *gitlab.Provider, plu
 		return err
 	}
 	if sess != nil {
-		got, err := sess.verify(ctx, req)
+		got, err := sess.Verify(ctx, req)
 		if err != nil {
 			return nil, fmt.Errorf("verify a %d-commit push over a webhook session: %w", h.commits, err)
 		}
@@ -88,7 +89,7 @@ func newWebhookPaths(ctx context.Context, h *webhook, prov *gitlab.Provider, plu
 			return nil, fmt.Errorf("verify a %d-commit push: the session's answer differs from the in-process one", h.commits)
 		}
 		w.session = func() error {
-			_, err := sess.verify(ctx, req)
+			_, err := sess.Verify(ctx, req)
 			return err
 		}
 	}
@@ -109,10 +110,10 @@ func newWebhookPaths(ctx context.Context, h *webhook, prov *gitlab.Provider, plu
 	}
 	if sess != nil {
 		w.identifyVerify = func() error {
-			if _, err := sess.identify(ctx, idReq); err != nil {
+			if _, err := sess.Identify(ctx, idReq); err != nil {
 				return err
 			}
-			_, err := sess.verify(ctx, req)
+			_, err := sess.Verify(ctx, req)
 			return err
 		}
 	}
