@@ -159,6 +159,12 @@ func randomString(t *testing.T) string {
 // source is the host's credential source over the simulator's clock (plus
 // hostClockOffset, to model a host whose clock is off).
 func (h *e2eHost) source(hostClockOffset time.Duration) *credsource.Source {
+	return h.sourceOver(h.store, hostClockOffset)
+}
+
+// sourceOver is source over another view of the host's store (one that
+// fails, say).
+func (h *e2eHost) sourceOver(store credsource.Store, hostClockOffset time.Duration, opts ...credsource.Option) *credsource.Source {
 	refresh := func(ctx context.Context, creds *scmv1.Credentials) (*scmv1.Credentials, error) {
 		resp, err := h.prov.RefreshCredentials(ctx, &scmv1.RefreshCredentialsRequest{
 			Connection: &scmv1.Connection{HostUrl: h.sim.URL, Credentials: creds},
@@ -168,7 +174,8 @@ func (h *e2eHost) source(hostClockOffset time.Duration) *credsource.Source {
 		}
 		return resp.GetCredentials(), nil
 	}
-	return credsource.New(h.store, refresh, credsource.WithClock(func() time.Time { return h.sim.Now().Add(hostClockOffset) }))
+	opts = append([]credsource.Option{credsource.WithClock(func() time.Time { return h.sim.Now().Add(hostClockOffset) })}, opts...)
+	return credsource.New(store, refresh, opts...)
 }
 
 // apiCall is what a host does for any GitLab call: fresh credentials from
@@ -295,6 +302,101 @@ func TestEndToEndRefreshThroughTheGitLabPlugin(t *testing.T) {
 					t.Errorf("the integration was marked for reconnection")
 				}
 			})
+		}
+	})
+
+	t.Run("a save that fails keeps the rotated tokens", func(t *testing.T) {
+		t.Parallel()
+		const calls = 50
+		h := connect(t, prov)
+		before := h.store.Stored(h.id)
+		store := newFlakyStore(h.store)
+		store.failNextSaves(-1)
+		src := h.sourceOver(store, 0, fastRetry) // the first token is due for refreshing
+
+		// GitLab rotated the tokens, the database refuses them: every call
+		// still works, with the new access token.
+		for i, err := range h.concurrentAPICalls(src, calls) {
+			if err != nil {
+				t.Errorf("call %d while the save fails: %v", i, err)
+			}
+		}
+		if n := h.sim.TokenRequests("refresh_token"); n != 1 {
+			t.Errorf("refresh requests that reached GitLab = %d, want 1", n)
+		}
+		if !proto.Equal(h.store.Stored(h.id), before) {
+			t.Fatalf("the store changed although every save failed")
+		}
+		eventually(t, "the save to be retried", func() bool { return store.saveAttempts.Load() >= 3 })
+
+		store.failNextSaves(0)
+		eventually(t, "the retried save to land", func() bool { return !credsource.Unsaved(src, h.id) })
+		after := h.store.Stored(h.id)
+		if after.GetAccessToken() == before.GetAccessToken() || after.GetRefreshToken() == before.GetRefreshToken() {
+			t.Fatalf("the store does not hold the rotated tokens")
+		}
+		if !proto.Equal(after.GetOauthClient(), before.GetOauthClient()) {
+			t.Errorf("the OAuth client changed")
+		}
+		for i, err := range h.concurrentAPICalls(src, 10) {
+			if err != nil {
+				t.Errorf("call %d after the save: %v", i, err)
+			}
+		}
+		if n := h.sim.TokenRequests("refresh_token"); n != 1 {
+			t.Errorf("refresh requests that reached GitLab = %d, want still 1", n)
+		}
+		// The saved refresh token is the grant GitLab knows.
+		if _, err := src.ForceRefresh(context.Background(), h.id, after); err != nil {
+			t.Fatalf("refresh with the saved refresh token: %v", err)
+		}
+		if _, marked := h.store.ReconnectReason(h.id); marked {
+			t.Errorf("the integration was marked for reconnection")
+		}
+	})
+
+	t.Run("a save that fails for longer than the tokens live", func(t *testing.T) {
+		t.Parallel()
+		h := connect(t, prov)
+		before := h.store.Stored(h.id)
+		store := newFlakyStore(h.store)
+		store.failNextSaves(-1)
+		src := h.sourceOver(store, 0, fastRetry)
+		ctx := context.Background()
+
+		if err := h.apiCall(ctx, src, 0); err != nil {
+			t.Fatalf("call while the save fails: %v", err)
+		}
+		h.sim.AdvanceTime(refreshedLifetime + time.Minute)
+		for n := range 2 {
+			err := h.apiCall(ctx, src, n)
+			if !errors.Is(err, credsource.ErrCredentialsNotSaved) || errors.Is(err, credsource.ErrReconnectRequired) {
+				t.Fatalf("call %d after the unsaved token expired: %v, want ErrCredentialsNotSaved", n, err)
+			}
+			if !strings.Contains(err.Error(), h.id) {
+				t.Errorf("error %q does not name the integration", err)
+			}
+			assertNoSecret(t, err, before.GetAccessToken(), before.GetRefreshToken(), h.demo.ClientSecret)
+		}
+		if n := h.sim.TokenRequests("refresh_token"); n != 1 {
+			t.Errorf("refresh requests that reached GitLab = %d, want 1", n)
+		}
+		if _, marked := h.store.ReconnectReason(h.id); marked {
+			t.Fatalf("the integration was marked for reconnection although the grant is fine")
+		}
+
+		// The store recovers: the kept refresh token is saved and GitLab
+		// accepts it for the refresh the expired token needs.
+		store.failNextSaves(0)
+		eventually(t, "the retried save to land", func() bool { return !credsource.Unsaved(src, h.id) })
+		if err := h.apiCall(ctx, src, 1); err != nil {
+			t.Fatalf("call after the save: %v", err)
+		}
+		if n := h.sim.TokenRequests("refresh_token"); n != 2 {
+			t.Errorf("refresh requests that reached GitLab = %d, want 2", n)
+		}
+		if _, marked := h.store.ReconnectReason(h.id); marked {
+			t.Errorf("the integration was marked for reconnection")
 		}
 	})
 

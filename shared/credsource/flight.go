@@ -17,6 +17,10 @@ import (
 // provider may already have rotated the tokens, so the answer must be saved
 // even when every caller has given up. Each waiter still returns as soon as
 // its own context is done.
+//
+// A flight may publish its result before its work ends (a refresh whose save
+// failed hands out the new tokens and goes on saving them): the waiters
+// return then, and the integration is free for a new flight.
 type flights struct {
 	mu sync.Mutex
 	m  map[string]*flight
@@ -25,15 +29,21 @@ type flights struct {
 // flight is one refresh in progress; creds and err are set before done closes.
 type flight struct {
 	done  chan struct{}
+	once  sync.Once
 	creds *scmv1.Credentials
 	err   error
 	// joined counts the calls that joined after the first (guarded by flights.mu).
 	joined int
 }
 
+// publishFunc hands a flight's result to its waiters; calls after the first
+// do nothing.
+type publishFunc func(*scmv1.Credentials, error)
+
 // join returns the flight running for key, or starts fn as a new one. led
-// reports whether this call started it.
-func (f *flights) join(key string, fn func() (*scmv1.Credentials, error)) (fl *flight, led bool) {
+// reports whether this call started it. fn's result is published when fn
+// returns, unless fn published one before.
+func (f *flights) join(key string, fn func(publish publishFunc) (*scmv1.Credentials, error)) (fl *flight, led bool) {
 	f.mu.Lock()
 	if running, ok := f.m[key]; ok {
 		running.joined++
@@ -47,18 +57,25 @@ func (f *flights) join(key string, fn func() (*scmv1.Credentials, error)) (fl *f
 	f.m[key] = fl
 	f.mu.Unlock()
 
+	publish := func(creds *scmv1.Credentials, err error) {
+		fl.once.Do(func() {
+			fl.creds, fl.err = creds, err
+			f.mu.Lock()
+			if f.m[key] == fl {
+				delete(f.m, key)
+			}
+			f.mu.Unlock()
+			close(fl.done)
+		})
+	}
 	go func() {
 		defer func() {
 			if r := recover(); r != nil {
 				// The panic value is left out: it might hold a token.
-				fl.creds, fl.err = nil, fmt.Errorf("refresh credentials of integration %q: the refresh panicked", key)
+				publish(nil, fmt.Errorf("refresh credentials of integration %q: the refresh panicked", key))
 			}
-			f.mu.Lock()
-			delete(f.m, key)
-			f.mu.Unlock()
-			close(fl.done)
 		}()
-		fl.creds, fl.err = fn()
+		publish(fn(publish))
 	}()
 	return fl, true
 }

@@ -2,6 +2,7 @@ package credsource_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -231,6 +232,9 @@ func assertNoSecret(t *testing.T, err error, secrets ...string) {
 // when fn returns nil (commit), and are dropped when it fails (rollback).
 type txStore struct {
 	*credsource.MemoryStore
+	// failCommits, when set, is how many commits fail next: what fn wrote
+	// is rolled back and WithRefreshLock returns the commit's error.
+	failCommits *atomic.Int64
 }
 
 type txKey struct{}
@@ -242,6 +246,9 @@ func (s txStore) WithRefreshLock(ctx context.Context, id string, fn func(context
 		t := &tx{}
 		if err := fn(context.WithValue(ctx, txKey{}, t)); err != nil {
 			return err // rolled back
+		}
+		if s.failCommits != nil && s.failCommits.Add(-1) >= 0 {
+			return errors.New("commit: could not serialize access due to concurrent update")
 		}
 		for _, op := range t.ops {
 			if err := op(); err != nil {
@@ -268,3 +275,66 @@ func (s txStore) MarkReconnect(ctx context.Context, id, reason string) error {
 	}
 	return s.MemoryStore.MarkReconnect(ctx, id, reason)
 }
+
+// flakyStore is a recordingStore whose Save fails, like a database that is
+// briefly unreachable or out of disk, for the next failSaves calls (all of
+// them while failSaves is negative). Everything else works.
+type flakyStore struct {
+	*recordingStore
+
+	saveAttempts atomic.Int64
+	mu           sync.Mutex
+	failSaves    int
+}
+
+// errDiskFull is the flaky store's save error.
+var errDiskFull = errors.New("could not extend file: No space left on device")
+
+func newFlakyStore(under *credsource.MemoryStore) *flakyStore {
+	return &flakyStore{recordingStore: &recordingStore{MemoryStore: under}}
+}
+
+// failNextSaves makes the next n saves fail (every save until told otherwise
+// when n is negative; none when 0).
+func (f *flakyStore) failNextSaves(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failSaves = n
+}
+
+func (f *flakyStore) Save(ctx context.Context, id string, creds *scmv1.Credentials) error {
+	f.saveAttempts.Add(1)
+	f.mu.Lock()
+	fail := f.failSaves != 0
+	if f.failSaves > 0 {
+		f.failSaves--
+	}
+	f.mu.Unlock()
+	if fail {
+		return fmt.Errorf("update integration %s: %w", id, errDiskFull)
+	}
+	return f.recordingStore.Save(ctx, id, creds)
+}
+
+// testClock is a clock tests move.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock { return &testClock{now: t0} }
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// fastRetry makes a Source retry failed saves within milliseconds.
+var fastRetry = credsource.WithSaveRetry(time.Millisecond, 10*time.Millisecond)

@@ -119,24 +119,6 @@ func TestACallerLateForARefreshSkipsTheLock(t *testing.T) {
 	}
 }
 
-func TestCredentialsAreHandedOutOnlyAfterTheStoreCommitted(t *testing.T) {
-	t.Parallel()
-	store := newRecordingStore()
-	store.commitErr = errors.New("commit failed: database is locked")
-	seed(t, store, integration, oauthCreds("access-secret-0", "refresh-secret-0", 10*time.Second))
-	prov := newRotatingProvider("refresh-secret-0")
-	src := credsource.New(store, prov.Refresh, credsource.WithClock(clock))
-
-	creds, err := src.Credentials(context.Background(), integration)
-	if err == nil || !strings.Contains(err.Error(), "commit failed") {
-		t.Fatalf("Credentials = %v, %v; want the commit error", creds, err)
-	}
-	if creds != nil {
-		t.Errorf("credentials handed out although the store did not commit")
-	}
-	assertNoSecret(t, err, "access-secret-0", "refresh-secret-0", "access-secret-1", "refresh-secret-1", "client-secret-value")
-}
-
 func TestWhenToRefresh(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {
@@ -727,7 +709,7 @@ func TestATransactionalStoreCommitsWhatTheRefreshDecided(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			store := txStore{credsource.NewMemoryStore()}
+			store := txStore{MemoryStore: credsource.NewMemoryStore()}
 			seed(t, store, integration, oauthCreds("access-secret-0", "refresh-secret-0", 30*time.Second))
 			prov := newRotatingProvider("refresh-secret-0")
 			prov.failure = tc.failure

@@ -20,6 +20,12 @@ var (
 	// ErrUnknownIntegration: the store holds no credentials for the
 	// integration. Connect it first.
 	ErrUnknownIntegration = errors.New("no credentials are stored for the integration")
+	// ErrCredentialsNotSaved: the provider issued new credentials but the
+	// store keeps refusing them, and the Source can no longer hand out the
+	// access token it holds (it expired, or the provider refused it). The
+	// grant is intact and kept in memory while the Source retries the save:
+	// fix the store (database reachable, disk space); do not reconnect.
+	ErrCredentialsNotSaved = errors.New("the refreshed credentials could not be saved yet; they are kept and the save is retried: fix the store")
 )
 
 // Store is what a host implements over its database. Every method may be
@@ -50,6 +56,12 @@ type Store interface {
 
 	// Save stores new credentials atomically: access token, refresh token and
 	// expiry in one transaction. It also clears a reconnection mark.
+	//
+	// When it fails (or WithRefreshLock reports a failed commit) after a
+	// refresh, the Source keeps the new credentials and calls Save again,
+	// each time inside a WithRefreshLock and after a Load, until it
+	// succeeds; so an error that may have been committed after all (a lost
+	// commit acknowledgement) is harmless.
 	Save(ctx context.Context, integrationID string, creds *scmv1.Credentials) error
 
 	// MarkReconnect flags the integration as needing the user to reconnect.
