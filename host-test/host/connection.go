@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host/store"
 	"github.com/oore-ci/oore-scm-gitlab/shared/credsource"
@@ -50,6 +51,13 @@ func credentialError(pr *provider, in store.Integration, err error) *apiError {
 		return &apiError{Status: http.StatusConflict, Code: pr.name + suffixReconnectRequired, Message: msg, cause: err}
 	case errors.Is(err, credsource.ErrUnknownIntegration):
 		return notFoundError("integration", in.ID)
+	case errors.Is(err, credsource.ErrCredentialsNotSaved):
+		// The provider rotated the tokens and the database has not taken them
+		// yet: the grant is fine and the host keeps retrying the save. Not a
+		// reason to reconnect, so not 409; the store's error stays in the log.
+		return &apiError{Status: http.StatusServiceUnavailable, Code: codeCredentialsNotSaved, RetryAfter: 5 * time.Second,
+			Message: fmt.Sprintf("the refreshed %s credentials of this integration are not saved yet (the database refused them; the host keeps retrying); try again shortly, do not reconnect", pr.name),
+			cause:   err}
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return &apiError{Status: http.StatusGatewayTimeout, Code: pr.name + suffixUnreachable, Message: "timed out waiting for the credentials refresh", cause: err}
 	}

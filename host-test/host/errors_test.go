@@ -2,13 +2,17 @@ package host
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/oore-ci/oore-scm-gitlab/host-test/host/store"
+	"github.com/oore-ci/oore-scm-gitlab/shared/credsource"
 	"github.com/oore-ci/oore-scm-gitlab/shared/scmerr"
 )
 
@@ -58,4 +62,22 @@ func TestPluginError(t *testing.T) {
 		t.Errorf("details = %v, want null", *b.Details)
 	}
 	_ = http.StatusOK
+}
+
+// TestCredentialsNotSavedIsRetryableNotReconnect: rotated tokens the database
+// has not taken yet answer 503 with Retry-After, never "reconnect", and the
+// store's error stays out of the answer.
+func TestCredentialsNotSavedIsRetryableNotReconnect(t *testing.T) {
+	t.Parallel()
+	cause := fmt.Errorf("credentials of integration %q: %w: %w", "in-1", credsource.ErrCredentialsNotSaved, errors.New("database is locked: /var/lib/oore/oore.db"))
+	e := credentialError(&provider{name: "gitlab"}, store.Integration{ID: "in-1"}, cause)
+	if e.Status != http.StatusServiceUnavailable || e.Code != codeCredentialsNotSaved || e.RetryAfter <= 0 {
+		t.Fatalf("got %d %s retry %s, want 503 %s with Retry-After", e.Status, e.Code, e.RetryAfter, codeCredentialsNotSaved)
+	}
+	if strings.Contains(e.Message, "database is locked") || strings.Contains(e.Message, "/var/lib") {
+		t.Errorf("the store's error leaked into the answer: %q", e.Message)
+	}
+	if !errors.Is(e.cause, credsource.ErrCredentialsNotSaved) {
+		t.Error("the cause is not kept for the log")
+	}
 }
