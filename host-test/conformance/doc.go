@@ -17,7 +17,10 @@
 // per case.
 //
 // Every case is a subtest named group/case (launch/…, validate_connection/…,
-// list_repositories/…, webhooks/…, robustness/…). A case for a capability
+// list_repositories/…, webhooks/…, webhook_session/…, robustness/…). The
+// webhook_session cases drive real WebhookSession streams one call at a
+// time, so each receive sees exactly what the verify calls before it left in
+// that session. A case for a capability
 // the provider does not announce is skipped, and the skip says so; so is a
 // case whose fixture the Backend cannot provide (ErrUnsupported). Errors
 // are checked by exact gRPC code, with the contract's ErrorInfo and

@@ -7,10 +7,11 @@ import (
 	scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
 )
 
-// webhookCases: IdentifyWebhook, VerifyWebhook and WebhookSession.
+// webhookCases: IdentifyWebhook, VerifyWebhook and WebhookSession (its
+// receive calls in receive.go).
 func webhookCases() []testCase {
 	hooks := []scmv1.Capability{scmv1.Capability_CAPABILITY_WEBHOOKS}
-	return []testCase{
+	return append([]testCase{
 		{name: "webhooks/genuine-delivery-verifies", needs: hooks, run: caseWebhookGenuine},
 		{name: "webhooks/wrong-secret", needs: hooks, run: caseWebhookWrongSecret},
 		{name: "webhooks/forged-delivery", needs: hooks, run: caseWebhookForged},
@@ -20,7 +21,7 @@ func webhookCases() []testCase {
 		{name: "webhooks/identify-never-trusts", needs: hooks, run: caseWebhookIdentifyUntrusted},
 		{name: "webhooks/bad-input", needs: hooks, run: caseWebhookBadInput},
 		{name: "webhook_session/identify-and-verify", needs: []scmv1.Capability{scmv1.Capability_CAPABILITY_WEBHOOK_SESSION}, run: caseWebhookSession},
-	}
+	}, receiveCases()...)
 }
 
 func (c *C) verify(d *scmv1.WebhookDelivery, secret, repo string) (*scmv1.VerifyWebhookResponse, error) {

@@ -14,6 +14,14 @@
 //     context (a cancelled listing keeps paging);
 //   - VerifyWebhook never compares the secret or the repository, and panics
 //     on a body that starts with "[[";
+//   - WebhookSession (whose verify does check the token and the repository,
+//     so that only its receive faults show) remembers one secret for the
+//     whole process, shared by every stream, learnt from every verify with a
+//     secret_ref before the check (a failed verify replaces a good secret),
+//     and receive answers verified with it for any delivery, whatever
+//     repository it names, without checking the delivery's token; a
+//     receive of a delivery that does not parse names that secret in its
+//     error;
 //   - it serves without watching its host, so it outlives a killed host.
 //
 // Everything else it does correctly, so the other cases pass.
@@ -25,6 +33,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"sync"
@@ -32,6 +41,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
 	"github.com/oore-ci/oore-scm-gitlab/shared/pluginkit"
@@ -58,6 +69,7 @@ func (p *provider) GetProviderInfo(context.Context, *scmv1.GetProviderInfoReques
 			scmv1.Capability_CAPABILITY_CHECK_CREDENTIALS, // BUG: announced, not implemented
 			scmv1.Capability_CAPABILITY_LIST_REPOSITORIES,
 			scmv1.Capability_CAPABILITY_WEBHOOKS,
+			scmv1.Capability_CAPABILITY_WEBHOOK_SESSION,
 		},
 	}}, nil
 }
@@ -234,6 +246,104 @@ func (p *provider) VerifyWebhook(_ context.Context, req *scmv1.VerifyWebhookRequ
 	resp.Events = []*scmv1.Event{{Kind: scmv1.EventKind_EVENT_KIND_PUSH, RepositoryExternalId: b.Repository,
 		Payload: &scmv1.Event_Push{Push: &scmv1.PushEvent{Ref: "refs/heads/main", Branch: "main"}}}}
 	return resp, nil
+}
+
+// checkHook is the check VerifyWebhook lacks: the delivery's token is the
+// secret and its payload names the repository asked. The session's verify
+// uses it, so the session cases see only the session's own faults.
+func checkHook(req *scmv1.VerifyWebhookRequest) error {
+	if req.GetSecret() == "" || req.GetRepositoryExternalId() == "" {
+		return invalid("secret", "secret and repository_external_id are required")
+	}
+	b, err := readHook(req.GetDelivery())
+	if err != nil {
+		return err
+	}
+	if req.GetDelivery().GetHeaders()["x-broken-token"] != req.GetSecret() {
+		return scmerr.New(codes.Unauthenticated, scmerr.ReasonSignatureInvalid, "the delivery's token is not the repository's secret")
+	}
+	if b.Repository != req.GetRepositoryExternalId() {
+		return scmerr.New(codes.PermissionDenied, scmerr.ReasonRepositoryMismatch, "the payload names another repository")
+	}
+	return nil
+}
+
+// learnt is what every WebhookSession remembers. BUG: one secret for the
+// whole process (not per stream, not per repository).
+var learnt struct {
+	sync.Mutex
+	secret, ref string
+}
+
+// WebhookSession answers one call at a time, in order.
+func (p *provider) WebhookSession(stream grpc.BidiStreamingServer[scmv1.WebhookSessionRequest, scmv1.WebhookSessionResponse]) error {
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		resp := &scmv1.WebhookSessionResponse{Id: req.GetId()}
+		if err := p.sessionCall(stream.Context(), req, resp); err != nil {
+			raw, _ := proto.Marshal(status.Convert(err).Proto())
+			resp.Result = &scmv1.WebhookSessionResponse_Error{Error: raw}
+		}
+		if err := stream.Send(resp); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *provider) sessionCall(ctx context.Context, req *scmv1.WebhookSessionRequest, resp *scmv1.WebhookSessionResponse) error {
+	switch call := req.GetCall().(type) {
+	case *scmv1.WebhookSessionRequest_Identify:
+		r, err := p.IdentifyWebhook(ctx, call.Identify)
+		if err != nil {
+			return err
+		}
+		resp.Result = &scmv1.WebhookSessionResponse_Identify{Identify: r}
+	case *scmv1.WebhookSessionRequest_Verify:
+		v := call.Verify
+		if v.GetSecretRef() != "" {
+			learnt.Lock()
+			learnt.secret, learnt.ref = v.GetSecret(), v.GetSecretRef() // BUG: before the check
+			learnt.Unlock()
+		}
+		if err := checkHook(v); err != nil {
+			return err
+		}
+		r, err := p.VerifyWebhook(ctx, v)
+		if err != nil {
+			return err
+		}
+		resp.Result = &scmv1.WebhookSessionResponse_Verify{Verify: r}
+	case *scmv1.WebhookSessionRequest_Receive:
+		learnt.Lock()
+		secret, ref := learnt.secret, learnt.ref
+		learnt.Unlock()
+		id, err := p.IdentifyWebhook(ctx, &scmv1.IdentifyWebhookRequest{Delivery: call.Receive.GetDelivery()})
+		if err != nil && secret != "" {
+			// BUG: the secret in the answer.
+			return scmerr.Newf(codes.InvalidArgument, scmerr.ReasonPayloadInvalid, "the delivery does not parse, so secret %s was not tried", secret)
+		}
+		if err != nil {
+			return err
+		}
+		out := &scmv1.ReceiveWebhookResponse{Identity: id}
+		if secret != "" {
+			// BUG: neither checkHook nor a secret for id's repository.
+			v, err := p.VerifyWebhook(ctx, &scmv1.VerifyWebhookRequest{Delivery: call.Receive.GetDelivery(), Secret: secret, RepositoryExternalId: id.GetRepositoryExternalId()})
+			if err == nil {
+				out.Verified, out.SecretRef = v, ref
+			}
+		}
+		resp.Result = &scmv1.WebhookSessionResponse_Receive{Receive: out}
+	default:
+		return invalid("call", "is required")
+	}
+	return nil
 }
 
 // SetCommitStatus answers although commit_status is not announced. BUG.
