@@ -6,7 +6,37 @@ import (
 	"strings"
 )
 
+// LastWebhookStaleness bounds how far an integration's last_webhook_at may
+// lag its newest delivery, in seconds. RecordDelivery moves last_webhook_at
+// only when a delivery arrives at least this long after it, so a delivery
+// writes the integrations row once in this many seconds per integration, not
+// every time: deliveries of one integration recorded at the same time by
+// one host or several then do not queue behind each other on that row (see
+// RecordDelivery). Ten seconds is well below the minute the UI shows the
+// time in, and at the rates where deliveries of one integration overlap
+// (hundreds a second) only one in a few thousand writes the row. That one
+// still takes the row's write lock, as every delivery did before: the
+// deliveries that arrive while it commits wait for it, once in ten seconds.
+const LastWebhookStaleness = 10
+
 // RecordDelivery stores a delivery and its triggers unless it is a duplicate.
+//
+// The integration must exist until the delivery commits: a delivery for an
+// integration deleted before or while it is recorded stores nothing and
+// fails with ErrNotFound. DeleteIntegration's first statement write-locks the
+// integration's row; the delivery's last statement locks it too, so whichever
+// comes second waits for the other to commit: the delete then sees (and
+// cancels) the delivery's builds, or the delivery finds the row gone. The
+// delivery's lock is the write of last_webhook_at when that is
+// LastWebhookStaleness old, and otherwise a shared one (SELECT ... FOR SHARE
+// on PostgreSQL), which other deliveries' shared locks do not wait for. Not
+// FOR KEY SHARE (what a foreign key check takes): DeleteIntegration's lock is
+// an UPDATE of a column no key holds, FOR NO KEY UPDATE, which FOR KEY SHARE
+// does not conflict with. On SQLite every write transaction holds the
+// database's write lock from its start, so a plain read is enough there.
+//
+// Each transaction takes that one row lock, last: a delivery holding it
+// waits for nothing else, so deliveries cannot deadlock on it.
 func (s *SQL) RecordDelivery(ctx context.Context, d Delivery, triggers []BuildTrigger) (bool, error) {
 	if d.ID == "" {
 		d.ID = newID()
@@ -44,12 +74,21 @@ ON CONFLICT (integration_id, delivery_id) DO NOTHING`,
 				return fmt.Errorf("record build trigger of delivery %s: %w", d.DeliveryID, err)
 			}
 		}
-		res, err = c.exec(ctx, `UPDATE integrations SET last_webhook_at = ? WHERE id = ?`, d.ReceivedAt, d.IntegrationID)
+		// An UPDATE locks only the rows its WHERE clause selects: when
+		// last_webhook_at is recent, this one locks nothing and waits for
+		// nobody.
+		res, err = c.exec(ctx, `UPDATE integrations SET last_webhook_at = ? WHERE id = ? AND last_webhook_at <= ?`,
+			d.ReceivedAt, d.IntegrationID, d.ReceivedAt-LastWebhookStaleness)
 		if err != nil {
 			return fmt.Errorf("record delivery %s: %w", d.DeliveryID, err)
 		}
-		if affected(res) == 0 { // deleted meanwhile: store nothing
-			return fmt.Errorf("record delivery %s: integration %s: %w", d.DeliveryID, d.IntegrationID, ErrNotFound)
+		if affected(res) == 1 {
+			return nil
+		}
+		var one int
+		err = c.row(ctx, `SELECT 1 FROM integrations WHERE id = ?`+s.forShare(), d.IntegrationID).Scan(&one)
+		if err != nil { // sql.ErrNoRows: deleted meanwhile: store nothing
+			return fmt.Errorf("record delivery %s: integration %s: %w", d.DeliveryID, d.IntegrationID, notFound(err))
 		}
 		return nil
 	})
@@ -57,6 +96,17 @@ ON CONFLICT (integration_id, delivery_id) DO NOTHING`,
 		return false, err
 	}
 	return duplicate, nil
+}
+
+// forShare is the clause that makes a SELECT take a shared lock on the rows
+// it reads (PostgreSQL's FOR SHARE: it conflicts with an UPDATE or DELETE of
+// the row, not with another FOR SHARE); empty on SQLite, whose write
+// transactions exclude each other whole.
+func (s *SQL) forShare() string {
+	if s.d.name == postgresDialect.name {
+		return " FOR SHARE"
+	}
+	return ""
 }
 
 // ListDeliveries pages through deliveries, newest first, with their triggers.
