@@ -112,25 +112,47 @@ type Host struct {
 	metrics *metrics
 	log     hclog.Logger
 	handler http.Handler
+	// webhookSessions: per provider that announces WEBHOOK_SESSION, the
+	// session intake uses (webhooks.go); refs names secrets for them.
+	webhookSessions map[string]*webhookSession
+	refs            secretRefs
 }
 
-// New returns a host. The store and plugins stay the caller's to close.
+// New returns a host. The store and plugins stay the caller's to close;
+// Close the host before the plugins.
 func New(cfg Config, st store.Store, kr *secrets.Keyring, plugins Plugins) (*Host, error) {
 	if err := cfg.defaults(); err != nil {
 		return nil, fmt.Errorf("new host: %w", err)
 	}
+	refs, err := newSecretRefs(kr)
+	if err != nil {
+		return nil, fmt.Errorf("new host: %w", err)
+	}
 	h := &Host{
-		cfg:     cfg,
-		store:   st,
-		plugins: plugins,
-		sealer:  oauthstate.NewSealer(kr),
-		metrics: newMetrics(plugins),
-		log:     cfg.Logger,
+		cfg:             cfg,
+		store:           st,
+		plugins:         plugins,
+		sealer:          oauthstate.NewSealer(kr),
+		metrics:         newMetrics(plugins),
+		log:             cfg.Logger,
+		webhookSessions: newWebhookSessions(plugins),
+		refs:            refs,
 	}
 	h.creds = credsource.New(store.NewCredentialStore(st, 0), h.refresh,
 		credsource.WithClock(cfg.Now), credsource.WithLogger(cfg.Logger.Named("credentials")))
 	h.handler = h.routes()
 	return h, nil
+}
+
+// Close ends the host's webhook sessions with its plugins (a request still
+// waiting on one gets 503 plugin_unavailable). Call it once the HTTP server
+// has stopped and before the plugins are closed. The store and plugins stay
+// open.
+func (h *Host) Close() error {
+	for _, s := range h.webhookSessions {
+		_ = s.client.Close() // never fails
+	}
+	return nil
 }
 
 // connection is what a provider call carries: the SCM host, the

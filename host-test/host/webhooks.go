@@ -42,6 +42,14 @@ const (
 // build triggers stored in one transaction → {ok: true}. Nothing
 // unauthenticated is stored; a plugin that is down answers 503 so the sender
 // can resend.
+//
+// With a plugin's webhook session, identify and verify are one round trip:
+// receive identifies the delivery and verifies it with the secret the
+// session holds for that repository, naming it by the reference the host
+// gave it (webhookref.go). That answer counts only when the reference names
+// a target's current secret; otherwise the host verifies with its own copy,
+// as without a session, passing the reference along so that the session
+// holds the current secret for the next delivery (authenticateDelivery).
 func (h *Host) receiveWebhook(w http.ResponseWriter, r *http.Request) error {
 	pr, aerr := h.provider(r.PathValue("provider"))
 	if aerr != nil {
@@ -65,9 +73,7 @@ func (h *Host) receiveWebhook(w http.ResponseWriter, r *http.Request) error {
 	delivery := &scmv1.WebhookDelivery{Headers: lowerHeaders(r.Header), Body: body}
 	ctx := r.Context()
 
-	id, err := call(ctx, h, pr, "IdentifyWebhook", func(ctx context.Context, c scmv1.ProviderServiceClient) (*scmv1.IdentifyWebhookResponse, error) {
-		return c.IdentifyWebhook(ctx, &scmv1.IdentifyWebhookRequest{Delivery: delivery})
-	})
+	id, received, err := h.identifyDelivery(ctx, pr, delivery)
 	if err != nil {
 		return h.webhookPluginError(pr, err, &outcome)
 	}
@@ -78,22 +84,9 @@ func (h *Host) receiveWebhook(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return internalError("look up the repository's webhook secret", err)
 	}
-	var target *store.WebhookTarget
-	var verified *scmv1.VerifyWebhookResponse
-	for i := range targets {
-		v, err := call(ctx, h, pr, "VerifyWebhook", func(ctx context.Context, c scmv1.ProviderServiceClient) (*scmv1.VerifyWebhookResponse, error) {
-			return c.VerifyWebhook(ctx, &scmv1.VerifyWebhookRequest{Delivery: delivery, Secret: targets[i].Secret,
-				RepositoryExternalId: id.GetRepositoryExternalId()})
-		})
-		if err != nil {
-			d := scmerr.Parse(err)
-			if d.Code == codes.Unauthenticated || d.Code == codes.PermissionDenied {
-				continue // another integration's copy of the repository may hold the secret
-			}
-			return h.webhookPluginError(pr, err, &outcome)
-		}
-		target, verified = &targets[i], v
-		break
+	target, verified, err := h.authenticateDelivery(ctx, pr, delivery, id.GetRepositoryExternalId(), received, targets)
+	if err != nil {
+		return h.webhookPluginError(pr, err, &outcome)
 	}
 	if target == nil {
 		return fail(outcomeInvalidToken, newError(http.StatusUnauthorized, codeInvalidToken, msgInvalidWebhookAuth))
@@ -146,6 +139,76 @@ func (h *Host) receiveWebhook(w http.ResponseWriter, r *http.Request) error {
 		"event", manifest.EventKindName(kind), "builds", len(triggers), "ignored", ignored)
 	writeJSON(w, http.StatusOK, webhookResponse{OK: true})
 	return nil
+}
+
+// identifyDelivery asks the plugin which repository the delivery names
+// (untrusted). Over a webhook session this is receive, whose answer the
+// caller also gets: it may carry the verification already. A plugin whose
+// session refuses receive gets IdentifyWebhook, and received is nil.
+func (h *Host) identifyDelivery(ctx context.Context, pr *provider, delivery *scmv1.WebhookDelivery) (id *scmv1.IdentifyWebhookResponse, received *scmv1.ReceiveWebhookResponse, err error) {
+	if s := h.webhookSessions[pr.name]; s.receives(pr.p) {
+		restarts := pr.p.Restarts()
+		rr, err := call(ctx, h, pr, "ReceiveWebhook", func(ctx context.Context, _ scmv1.ProviderServiceClient) (*scmv1.ReceiveWebhookResponse, error) {
+			return s.client.Receive(ctx, &scmv1.ReceiveWebhookRequest{Delivery: delivery})
+		})
+		switch {
+		case err == nil:
+			if rr.GetIdentity() == nil {
+				return &scmv1.IdentifyWebhookResponse{}, nil, nil // names no repository: refused
+			}
+			return rr.GetIdentity(), rr, nil
+		case !receiveRefused(err):
+			return nil, nil, err
+		case s.refuseReceive(restarts):
+			h.log.Warn("the plugin's webhook session does not answer receive (a plugin older than this host): deliveries use IdentifyWebhook and VerifyWebhook until the plugin restarts",
+				"provider", pr.name, "code", scmerr.CodeOf(err).String())
+		}
+	}
+	id, err = call(ctx, h, pr, "IdentifyWebhook", func(ctx context.Context, c scmv1.ProviderServiceClient) (*scmv1.IdentifyWebhookResponse, error) {
+		return c.IdentifyWebhook(ctx, &scmv1.IdentifyWebhookRequest{Delivery: delivery})
+	})
+	return id, nil, err
+}
+
+// authenticateDelivery finds the target whose secret the delivery carries
+// (the same project may be in several integrations, each with its own
+// secret), and the plugin's verification with it; nil: none does.
+//
+// A receive answer that verified counts only when its reference names a
+// target's current secret: a session may still hold a secret rotated since
+// it learnt it (or one another host rotated). Otherwise each target is
+// verified in turn, first success winning, over the session when receive
+// was used (with the target's reference, so the session learns the secret
+// for the next delivery) and with the unary VerifyWebhook when not.
+func (h *Host) authenticateDelivery(ctx context.Context, pr *provider, delivery *scmv1.WebhookDelivery, repo string,
+	received *scmv1.ReceiveWebhookResponse, targets []store.WebhookTarget) (*store.WebhookTarget, *scmv1.VerifyWebhookResponse, error) {
+	if v := received.GetVerified(); v != nil {
+		if t := h.refs.current(targets, received.GetSecretRef()); t != nil {
+			return t, v, nil
+		}
+	}
+	session := h.webhookSessions[pr.name]
+	for i := range targets {
+		req := &scmv1.VerifyWebhookRequest{Delivery: delivery, Secret: targets[i].Secret, RepositoryExternalId: repo}
+		if received != nil {
+			req.SecretRef = h.refs.of(targets[i].Repository.ID, targets[i].Secret)
+		}
+		v, err := call(ctx, h, pr, "VerifyWebhook", func(ctx context.Context, c scmv1.ProviderServiceClient) (*scmv1.VerifyWebhookResponse, error) {
+			if received != nil {
+				return session.client.Verify(ctx, req)
+			}
+			return c.VerifyWebhook(ctx, req)
+		})
+		if err != nil {
+			d := scmerr.Parse(err)
+			if d.Code == codes.Unauthenticated || d.Code == codes.PermissionDenied {
+				continue // another integration's copy of the repository may hold the secret
+			}
+			return nil, nil, err
+		}
+		return &targets[i], v, nil
+	}
+	return nil, nil, nil
 }
 
 // webhookPluginError maps a plugin failure during intake.

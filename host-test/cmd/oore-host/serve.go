@@ -70,6 +70,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer, ready c
 	if err != nil {
 		return err
 	}
+	defer h.Close() // its webhook sessions end before the plugins stop
 	sessionKey, err := kr.DeriveKey("ui-session")
 	if err != nil {
 		return err
