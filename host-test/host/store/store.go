@@ -115,10 +115,12 @@ type Store interface {
 	// ErrNotFound when unknown or already used, ErrExpired when too old.
 	ConsumeOAuthState(ctx context.Context, id string) (OAuthState, error)
 
-	// RecordDelivery stores an authenticated delivery and its build triggers,
-	// and the integration's last_webhook_at, in one transaction, unless the
-	// integration already has a delivery with the same delivery id: then
-	// nothing is written and duplicate is true.
+	// RecordDelivery stores an authenticated delivery and its build triggers
+	// in one transaction, unless the integration already has a delivery with
+	// the same delivery id: then nothing is written and duplicate is true. It
+	// moves the integration's last_webhook_at only when that is at least
+	// LastWebhookStaleness behind, so deliveries of one integration do not
+	// queue on its row; ErrNotFound when the integration is gone.
 	RecordDelivery(ctx context.Context, d Delivery, triggers []BuildTrigger) (duplicate bool, err error)
 	// ListDeliveries pages through deliveries, newest first, with their triggers.
 	ListDeliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, int64, error)
