@@ -6,6 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/oore-ci/oore-scm-gitlab/shared/launcher"
@@ -13,13 +16,16 @@ import (
 )
 
 // Section of the proposals measured against the shipped configuration.
-const secExperiments = "8. proposals, each measured against what ships, in the same run"
+const secExperiments = "8. experiments: what ships against the alternatives, in the same run"
 
-// experiments measures changes this benchmark proposes, each interleaved
-// with the configuration that ships: the plugin process on one P
-// (GOMAXPROCS=1) for the webhook path, and a plugin binary without symbol
-// tables (-ldflags=-s -w) for cold start and size.
+// experiments measures settings and builds against what ships, interleaved
+// in the same run: what the launcher's default of one P saves against
+// leaving GOMAXPROCS to the runtime (webhooks, listing), and a plugin binary
+// without symbol tables (-ldflags=-s -w) for cold start and size.
 func (r *run) experiments(ctx context.Context) error {
+	if slices.ContainsFunc(r.cfg.PluginEnv, func(kv string) bool { return strings.HasPrefix(kv, "GOMAXPROCS=") }) {
+		r.progress("experiments: the GOMAXPROCS in -plugin-env wins over launcher.Options.MaxProcs, so the one-P experiments compare that setting with itself")
+	}
 	if err := r.experimentGOMAXPROCS(ctx); err != nil {
 		return err
 	}
@@ -47,12 +53,12 @@ func (r *run) experimentVariant(ctx context.Context) error {
 	}
 	variantBins := *r.bins
 	variantBins.plugin = m
-	shipped, err := startWebhookRig(ctx, r.bins, r.dir, r.cfg.PluginEnv, nil, nil)
+	shipped, err := startWebhookRig(ctx, r.bins, r.dir, rigOptions{env: r.cfg.PluginEnv}, nil)
 	if err != nil {
 		return err
 	}
 	defer shipped.close()
-	variant, err := startWebhookRig(ctx, &variantBins, r.dir, r.cfg.PluginEnv, nil, nil)
+	variant, err := startWebhookRig(ctx, &variantBins, r.dir, rigOptions{env: r.cfg.PluginEnv}, nil)
 	if err != nil {
 		return err
 	}
@@ -65,30 +71,31 @@ func (r *run) experimentVariant(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the plugin to compare: %w", err)
 	}
-	pick := func(w *webhookPaths) op {
-		if w.session != nil {
-			return w.session
-		}
-		return w.unary
-	}
+	// Each build's intake path (receive when it serves it) against its own
+	// in-process baseline.
+	pathA, inprocA := a.intakePath()
+	pathB, inprocB := b.intakePath()
 	ss := r.sz.seq
 	ss.settle = settleProcesses(a.pids.echo, a.pids.plugin, b.pids.plugin)
 	alone, err := ss.sequential(a.floor)
 	if err != nil {
 		return err
 	}
-	seq, err := ss.sequential(pick(a), pick(b), a.floor, a.inproc, b.inproc)
+	seq, err := ss.sequential(pathA, pathB, a.floor, inprocA, inprocB)
 	if err != nil {
 		return err
 	}
-	conc, err := r.sz.p8.concurrent(r.sz.concurrency, pick(a), pick(b))
+	conc, err := r.sz.p8.concurrent(r.sz.concurrency, pathA, pathB)
 	if err != nil {
 		return err
 	}
 	rtt := median(alone[0])
 	note := "variant: " + r.cfg.ComparePluginDir
+	if b.receive == nil {
+		note += " (serves no receive: a verify call)"
+	}
 	r.report.add(secExperiments,
-		Figure{Name: "exp_variant_base_push20_plugin_us", Value: median(seq[0]), Unit: "us", Label: "push20 through the plugin measured everywhere else"},
+		Figure{Name: "exp_variant_base_push20_plugin_us", Value: median(seq[0]), Unit: "us", Label: "push20 through the plugin measured everywhere else (one receive call)"},
 		Figure{Name: "exp_variant_push20_plugin_us", Value: median(seq[1]), Unit: "us", Label: "push20 through the variant plugin", Note: note},
 		Figure{Name: "exp_variant_base_boundary_ratio", Value: ratio(medianDiff(seq[0], seq[3]), rtt), Unit: "x", Label: "boundary / raw round trip, base"},
 		Figure{Name: "exp_variant_boundary_ratio", Value: ratio(medianDiff(seq[1], seq[4]), rtt), Unit: "x", Label: "boundary / raw round trip, variant"},
@@ -98,8 +105,9 @@ func (r *run) experimentVariant(ctx context.Context) error {
 	return nil
 }
 
-// experimentListGOMAXPROCS checks what one P costs the listing, which
-// decodes GitLab's JSON pages on several workers.
+// experimentListGOMAXPROCS checks what the launcher's one P costs the
+// listing, which decodes GitLab's JSON pages on several workers, against
+// GOMAXPROCS left to the runtime.
 func (r *run) experimentListGOMAXPROCS(ctx context.Context) error {
 	sz := r.sz
 	ls := newListSim(sz.listProjects, sz.listLatency)
@@ -110,11 +118,11 @@ func (r *run) experimentListGOMAXPROCS(ctx context.Context) error {
 		return err
 	}
 	defer shipped.Close()
-	oneP, err := launcher.Launch(ctx, r.bins.plugin, launcher.Options{ChecksumCache: cache, Env: append([]string{"GOMAXPROCS=1"}, r.cfg.PluginEnv...)})
+	runtimeP, err := launcher.Launch(ctx, r.bins.plugin, launcher.Options{ChecksumCache: cache, Env: r.cfg.PluginEnv, MaxProcs: -1})
 	if err != nil {
 		return err
 	}
-	defer oneP.Close()
+	defer runtimeP.Close()
 	req := ls.request(sz.listPageSize)
 	var a, b []float64
 	for i := -1; i < sz.listRounds; i++ {
@@ -122,7 +130,7 @@ func (r *run) experimentListGOMAXPROCS(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		db, err := listThrough(ctx, oneP.Provider(), req, ls.n)
+		db, err := listThrough(ctx, runtimeP.Provider(), req, ls.n)
 		if err != nil {
 			return err
 		}
@@ -131,36 +139,39 @@ func (r *run) experimentListGOMAXPROCS(ctx context.Context) error {
 		}
 	}
 	r.report.add(secExperiments,
-		Figure{Name: "exp_list_10k_ms", Value: median(a), Unit: "ms", Label: "list 10,000 projects as shipped (parallel)"},
-		Figure{Name: "exp_list_10k_gomaxprocs1_ms", Value: median(b), Unit: "ms", Label: "the same, plugin with GOMAXPROCS=1"},
+		Figure{Name: "exp_list_10k_ms", Value: median(a), Unit: "ms", Label: "list 10,000 projects as shipped (parallel, one P)"},
+		Figure{Name: "exp_list_10k_maxprocs_runtime_ms", Value: median(b), Unit: "ms", Label: fmt.Sprintf("the same, GOMAXPROCS left to the runtime (%d P)", runtime.NumCPU()), Note: "launcher.Options.MaxProcs -1"},
 	)
 	return nil
 }
 
+// experimentGOMAXPROCS measures what the launcher's default of one P
+// (launcher.Options.MaxProcs 0) saves on the intake's path (one receive
+// call) against GOMAXPROCS left to the runtime (MaxProcs -1, one P per
+// core), sequentially and with 8 callers. The peer runs as it ships
+// (runtime default) beside the latter, and with GOMAXPROCS=1 beside the
+// former, so either comparison with it is like for like.
 func (r *run) experimentGOMAXPROCS(ctx context.Context) error {
-	shipped, err := startWebhookRig(ctx, r.bins, r.dir, r.cfg.PluginEnv, nil, nil)
+	shipped, err := startWebhookRig(ctx, r.bins, r.dir, rigOptions{env: r.cfg.PluginEnv, peerEnv: []string{"GOMAXPROCS=1"}}, nil)
 	if err != nil {
 		return err
 	}
 	defer shipped.close()
-	oneP, err := startWebhookRig(ctx, r.bins, r.dir, append([]string{"GOMAXPROCS=1"}, r.cfg.PluginEnv...), []string{"GOMAXPROCS=1"}, nil)
+	runtimeP, err := startWebhookRig(ctx, r.bins, r.dir, rigOptions{env: r.cfg.PluginEnv, maxProcs: -1}, nil)
 	if err != nil {
 		return err
 	}
-	defer oneP.close()
+	defer runtimeP.close()
 	a, err := shipped.paths(ctx, 20)
 	if err != nil {
 		return err
 	}
-	b, err := oneP.paths(ctx, 20)
+	b, err := runtimeP.paths(ctx, 20)
 	if err != nil {
 		return err
 	}
-	pick := func(w *webhookPaths) op {
-		if w.session != nil {
-			return w.session
-		}
-		return w.unary
+	if a.receive == nil || b.receive == nil {
+		return errReceiveNotServed
 	}
 	ss := r.sz.seq
 	ss.settle = settleProcesses(a.pids.echo, a.pids.plugin, a.pids.peer, b.pids.plugin, b.pids.peer)
@@ -168,24 +179,25 @@ func (r *run) experimentGOMAXPROCS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	seq, err := ss.sequential(pick(a), pick(b), a.floor, a.inproc, a.peer, b.peer)
+	seq, err := ss.sequential(a.receive, b.receive, a.floor, a.inprocIDV, a.peer, b.peer)
 	if err != nil {
 		return err
 	}
-	conc, err := r.sz.p8.concurrent(r.sz.concurrency, pick(a), pick(b))
+	conc, err := r.sz.p8.concurrent(r.sz.concurrency, a.receive, b.receive)
 	if err != nil {
 		return err
 	}
 	rtt := median(alone[0])
+	procs := fmt.Sprintf("GOMAXPROCS left to the runtime (%d P)", runtime.NumCPU())
 	r.report.add(secExperiments,
-		Figure{Name: "exp_push20_plugin_us", Value: median(seq[0]), Unit: "us", Label: "push20 through the plugin as shipped (sequential)"},
-		Figure{Name: "exp_push20_plugin_gomaxprocs1_us", Value: median(seq[1]), Unit: "us", Label: "the same, plugin with GOMAXPROCS=1", Note: "fewer cross-thread wake-ups per call"},
-		Figure{Name: "exp_boundary_vs_socket_ratio", Value: ratio(medianDiff(seq[0], seq[3]), rtt), Unit: "x", Label: "boundary overhead / raw round trip, as shipped"},
-		Figure{Name: "exp_boundary_vs_socket_ratio_gomaxprocs1", Value: ratio(medianDiff(seq[1], seq[3]), rtt), Unit: "x", Label: "boundary overhead / raw round trip, GOMAXPROCS=1", Goal: &Goal{AtMost: true, Bound: 6}},
-		Figure{Name: "exp_peer_speedup", Value: ratio(median(seq[4]), median(seq[0])), Unit: "x", Label: "peer / ours, both as shipped"},
-		Figure{Name: "exp_peer_speedup_gomaxprocs1", Value: ratio(median(seq[5]), median(seq[1])), Unit: "x", Label: "peer / ours, both with GOMAXPROCS=1", Goal: &Goal{Bound: 3}, Note: "the peer given the same setting, for fairness"},
-		Figure{Name: "exp_push20_plugin_p8_per_s", Value: 1e6 / median(perCalls(conc[0])), Unit: "per_s", Label: fmt.Sprintf("push20, %d callers, as shipped: webhooks per second", r.sz.concurrency)},
-		Figure{Name: "exp_push20_plugin_p8_gomaxprocs1_per_s", Value: 1e6 / median(perCalls(conc[1])), Unit: "per_s", Label: fmt.Sprintf("push20, %d callers, GOMAXPROCS=1: webhooks per second", r.sz.concurrency)},
+		Figure{Name: "exp_push20_plugin_us", Value: median(seq[0]), Unit: "us", Label: "push20 through the plugin as shipped (one P), one receive call"},
+		Figure{Name: "exp_push20_plugin_maxprocs_runtime_us", Value: median(seq[1]), Unit: "us", Label: "the same, " + procs, Note: "launcher.Options.MaxProcs -1: the launcher's default before one P"},
+		Figure{Name: "exp_boundary_vs_socket_ratio", Value: ratio(medianDiff(seq[0], seq[3]), rtt), Unit: "x", Label: "receive overhead / raw round trip, as shipped (one P)"},
+		Figure{Name: "exp_boundary_vs_socket_ratio_maxprocs_runtime", Value: ratio(medianDiff(seq[1], seq[3]), rtt), Unit: "x", Label: "receive overhead / raw round trip, " + procs},
+		Figure{Name: "exp_peer_speedup", Value: ratio(median(seq[4]), median(seq[0])), Unit: "x", Label: "peer / ours, both on one P", Note: "ours as shipped; the peer given GOMAXPROCS=1 too, for fairness"},
+		Figure{Name: "exp_peer_speedup_maxprocs_runtime", Value: ratio(median(seq[5]), median(seq[1])), Unit: "x", Label: "peer / ours, both with " + procs, Note: "the peer as it ships"},
+		Figure{Name: "exp_push20_plugin_p8_per_s", Value: 1e6 / median(perCalls(conc[0])), Unit: "per_s", Label: fmt.Sprintf("push20, %d callers, as shipped (one P): webhooks per second", r.sz.concurrency)},
+		Figure{Name: "exp_push20_plugin_p8_maxprocs_runtime_per_s", Value: 1e6 / median(perCalls(conc[1])), Unit: "per_s", Label: fmt.Sprintf("push20, %d callers, %s: webhooks per second", r.sz.concurrency, procs)},
 	)
 	return nil
 }

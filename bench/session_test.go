@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 
@@ -66,5 +67,50 @@ func TestSessionAnswersEveryCallerItsOwn(t *testing.T) {
 	}
 	if _, err := sess.Verify(ctx, hooks[1].request()); scmerr.CodeOf(err) != codes.Unavailable {
 		t.Errorf("a call over a closed session answered %v, want Unavailable", err)
+	}
+}
+
+// TestReceivePathsMeasureWhatTheySay checks the guards of the receive
+// figures against the real plugin: the steady-state op accepts only answers
+// verified under the secret_ref the session was given (a session without
+// the secret answers identity only, and one holding another reference is
+// not what a host trusts: both are less than a host's intake does, and
+// would flatter the figure), and the first-delivery op refuses a session
+// that holds the secret.
+func TestReceivePathsMeasureWhatTheySay(t *testing.T) {
+	bins, dir := sharedBinaries(t)
+	ctx := context.Background()
+	rig, err := startWebhookRig(ctx, bins, dir, rigOptions{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rig.close()
+	h := rig.hooks[2]
+	paths, err := rig.paths(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if paths.receive == nil || paths.firstDelivery == nil {
+		t.Fatal("the plugin serves receive, but the receive paths are not set")
+	}
+	for name, o := range map[string]op{"receive": paths.receive, "first delivery": paths.firstDelivery} {
+		if err := o(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+
+	if err := receiveOp(ctx, rig.fresh, h)(); err == nil || !strings.Contains(err.Error(), "no longer holds the secret") {
+		t.Errorf("receive over a session without the secret: %v, want the op to refuse the unverified answer", err)
+	}
+	other := h.request()
+	other.SecretRef = "bench-ref-rotated-away"
+	if _, err := rig.fresh.Verify(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := receiveOp(ctx, rig.fresh, h)(); err == nil || !strings.Contains(err.Error(), `secret_ref="bench-ref-rotated-away"`) {
+		t.Errorf("receive answered under another secret_ref: %v, want the op to refuse it", err)
+	}
+	if err := paths.firstDelivery(); err == nil || !strings.Contains(err.Error(), "no first delivery") {
+		t.Errorf("first delivery over a session holding the secret: %v, want the op to refuse it", err)
 	}
 }

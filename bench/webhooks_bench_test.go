@@ -46,12 +46,14 @@ func TestMain(m *testing.M) {
 }
 
 // BenchmarkWebhook times one delivery on every path the driver compares:
-// the raw socket floor, the provider in-process, client-go's ParseWebhook,
-// the plugin through unary VerifyWebhook and through WebhookSession, and the
-// peer plugin. For profiles: go test -bench Webhook/push20/session
+// the raw socket floor, the provider in-process (verify; identify + verify),
+// client-go's ParseWebhook, the plugin through unary VerifyWebhook, a verify
+// call over WebhookSession, a receive call (the session holding the secret)
+// and a repository's first delivery (receive + verify), and the peer
+// plugin. For profiles: go test -bench Webhook/push20/session
 // -cpuprofile host.prof ./bench (and perf record -p <plugin pid> for the
 // plugin side). OORE_BENCH_PLUGIN_ENV (comma-separated) adds environment to
-// the plugin process, e.g. GOMAXPROCS=1.
+// the plugin and peer processes, e.g. GOMAXPROCS=2.
 func BenchmarkWebhook(b *testing.B) {
 	bins, dir := sharedBinaries(b)
 	ctx := context.Background()
@@ -59,7 +61,7 @@ func BenchmarkWebhook(b *testing.B) {
 	if v := os.Getenv("OORE_BENCH_PLUGIN_ENV"); v != "" {
 		env = strings.Split(v, ",")
 	}
-	rig, err := startWebhookRig(ctx, bins, dir, env, env, nil)
+	rig, err := startWebhookRig(ctx, bins, dir, rigOptions{env: env, peerEnv: env}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -74,8 +76,8 @@ func BenchmarkWebhook(b *testing.B) {
 			name = "push20"
 		}
 		for pname, o := range map[string]op{
-			"floor": paths.floor, "inproc": paths.inproc, "clientgo": paths.clientgo,
-			"unary": paths.unary, "session": paths.session, "peer": paths.peer,
+			"floor": paths.floor, "inproc": paths.inproc, "inproc_identify_verify": paths.inprocIDV, "clientgo": paths.clientgo,
+			"unary": paths.unary, "session": paths.session, "receive": paths.receive, "first_delivery": paths.firstDelivery, "peer": paths.peer,
 		} {
 			if o == nil {
 				continue
