@@ -48,7 +48,7 @@ type intakeRig struct {
 	api    *e2ekit.Client
 	owner  string
 	base   string
-	logs   *syncBuffer
+	logs   *e2ekit.Logs
 
 	mu      sync.Mutex
 	secrets map[string]string // secret → repository row id, for the leak checks
@@ -58,7 +58,7 @@ type intakeRig struct {
 func startIntakeRig(t *testing.T) *intakeRig {
 	t.Helper()
 	ctx := context.Background()
-	r := &intakeRig{t: t, logs: &syncBuffer{}, tap: &sessionTap{}, secrets: map[string]string{}}
+	r := &intakeRig{t: t, logs: &e2ekit.Logs{}, tap: &sessionTap{}, secrets: map[string]string{}}
 	log := hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, Output: r.logs})
 	r.sim = gitlabsim.NewTestServer(t, gitlabsim.Options{})
 	r.demo = r.sim.SeedDemo()
@@ -647,22 +647,4 @@ func (s tapStream) Recv() (*scmv1.WebhookSessionResponse, error) {
 		s.tap.mu.Unlock()
 	}
 	return resp, err
-}
-
-// syncBuffer is a log destination safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,33 +12,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/oore-ci/oore-scm-gitlab/host-test/e2e/e2ekit"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func start(t *testing.T, args ...string) (string, map[string]string, *syncBuffer) {
+func start(t *testing.T, args ...string) (string, map[string]string, *e2ekit.Logs) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr e2ekit.Logs
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, &stdout, &stderr, ready) }()
@@ -165,7 +147,7 @@ func TestCommandServesTLSWithItsCA(t *testing.T) {
 }
 
 func TestCommandRejectsBadFlags(t *testing.T) {
-	var stderr syncBuffer
+	var stderr e2ekit.Logs
 	if err := run(context.Background(), []string{"--seed", "everything"}, io.Discard, &stderr, nil); err == nil {
 		t.Error("bad --seed accepted")
 	}

@@ -86,24 +86,19 @@ func scanProjectHook(r projectHookRow) (ProjectHook, error) {
 	return h, err
 }
 
-// AcquireProjectHookLease takes or extends the repository's lease: one
-// statement, so of holders racing on several hosts exactly one inserts the
-// row or replaces an expired one.
+// AcquireProjectHookLease takes or extends the repository's lease (see
+// acquireLease: of holders racing on several hosts exactly one wins).
 func (s *SQL) AcquireProjectHookLease(ctx context.Context, repositoryID, holder string, ttlSeconds int64) (bool, error) {
-	now := s.unix()
-	res, err := s.q().exec(ctx, `INSERT INTO project_hook_leases (repository_id, holder, expires_at) VALUES (?, ?, ?)
-ON CONFLICT (repository_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-WHERE project_hook_leases.expires_at <= ? OR project_hook_leases.holder = excluded.holder`,
-		repositoryID, holder, now+ttlSeconds, now)
+	ok, err := s.acquireLease(ctx, projectHookLeases, repositoryID, holder, ttlSeconds)
 	if err != nil {
 		return false, fmt.Errorf("acquire the project webhook lease of repository %s: %w", repositoryID, err)
 	}
-	return affected(res) == 1, nil
+	return ok, nil
 }
 
 // ReleaseProjectHookLease deletes holder's lease row.
 func (s *SQL) ReleaseProjectHookLease(ctx context.Context, repositoryID, holder string) error {
-	if _, err := s.q().exec(ctx, `DELETE FROM project_hook_leases WHERE repository_id = ? AND holder = ?`, repositoryID, holder); err != nil {
+	if err := s.releaseLease(ctx, projectHookLeases, repositoryID, holder); err != nil {
 		return fmt.Errorf("release the project webhook lease of repository %s: %w", repositoryID, err)
 	}
 	return nil

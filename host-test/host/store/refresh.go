@@ -7,23 +7,49 @@ import (
 
 // AcquireRefreshLock takes the integration's refresh lock for holder.
 func (s *SQL) AcquireRefreshLock(ctx context.Context, integrationID, holder string, ttlSeconds int64) (bool, error) {
-	now := s.unix()
-	res, err := s.q().exec(ctx, `INSERT INTO refresh_locks (integration_id, holder, expires_at) VALUES (?, ?, ?)
-ON CONFLICT (integration_id) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-WHERE refresh_locks.expires_at <= ? OR refresh_locks.holder = excluded.holder`,
-		integrationID, holder, now+ttlSeconds, now)
+	ok, err := s.acquireLease(ctx, refreshLocks, integrationID, holder, ttlSeconds)
 	if err != nil {
 		return false, fmt.Errorf("acquire refresh lock of integration %s: %w", integrationID, err)
 	}
-	return affected(res) == 1, nil
+	return ok, nil
 }
 
 // ReleaseRefreshLock gives the lock up.
 func (s *SQL) ReleaseRefreshLock(ctx context.Context, integrationID, holder string) error {
-	if _, err := s.q().exec(ctx, `DELETE FROM refresh_locks WHERE integration_id = ? AND holder = ?`, integrationID, holder); err != nil {
+	if err := s.releaseLease(ctx, refreshLocks, integrationID, holder); err != nil {
 		return fmt.Errorf("release refresh lock of integration %s: %w", integrationID, err)
 	}
 	return nil
+}
+
+// leaseTable names a table of leases: one row per key, (key, holder,
+// expires_at). Both are constants of this package, never input.
+type leaseTable struct{ table, key string }
+
+var (
+	refreshLocks      = leaseTable{"refresh_locks", "integration_id"}
+	projectHookLeases = leaseTable{"project_hook_leases", "repository_id"}
+)
+
+// acquireLease takes or extends key's lease for holder in one statement, so
+// of holders racing on several hosts exactly one inserts the row or
+// replaces an expired one; false when another holder's lease is current.
+func (s *SQL) acquireLease(ctx context.Context, t leaseTable, key, holder string, ttlSeconds int64) (bool, error) {
+	now := s.unix()
+	res, err := s.q().exec(ctx, `INSERT INTO `+t.table+` (`+t.key+`, holder, expires_at) VALUES (?, ?, ?)
+ON CONFLICT (`+t.key+`) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+WHERE `+t.table+`.expires_at <= ? OR `+t.table+`.holder = excluded.holder`,
+		key, holder, now+ttlSeconds, now)
+	if err != nil {
+		return false, err
+	}
+	return affected(res) == 1, nil
+}
+
+// releaseLease deletes holder's lease of key (another holder's stays).
+func (s *SQL) releaseLease(ctx context.Context, t leaseTable, key, holder string) error {
+	_, err := s.q().exec(ctx, `DELETE FROM `+t.table+` WHERE `+t.key+` = ? AND holder = ?`, key, holder)
+	return err
 }
 
 // SaveRefreshedCredentials stores both new tokens while holder holds the lock.
