@@ -1,7 +1,8 @@
 // Package ui is the reference host's small web UI for SCM integrations:
 // Settings > Integrations, connecting a provider (with a personal token or an
-// OAuth application), an integration's repositories with their webhook
-// panels, and recent webhook deliveries.
+// OAuth application), replacing a personal token that expires, an
+// integration's repositories with their webhook panels (a secret token or a
+// signing token), and recent webhook deliveries.
 //
 // It is server-rendered Go html/template with embedded assets: no build step,
 // and every page works without JavaScript (a little progressive JavaScript
@@ -19,7 +20,11 @@
 // served over https; every POST carries a CSRF token tied to the session and
 // is refused when it comes from another origin; every answer has a
 // Content-Security-Policy and Cache-Control: no-store. No secret is ever
-// rendered except a webhook secret, once, right after it was generated.
+// rendered except a webhook secret, once, right after it was generated (a
+// replaced personal token is never echoed, redirected with or logged). At
+// sign-in the UI asks the API whether the token may change integrations (a
+// change it refuses to a read-only role: see readOnly), and leaves the forms
+// that can only fail out of a read-only person's pages.
 //
 // What it is not: Oore's product UI. It is the reference host's page set, so
 // `make run` can be tried in a browser and the OAuth round trip is tested the

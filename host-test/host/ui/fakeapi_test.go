@@ -50,6 +50,9 @@ type canned struct {
 
 const apiToken = "oore_test_token_0123456789"
 
+// replacedExpiry is when the fake's replacement tokens expire: 2026-09-15.
+const replacedExpiry = 1789430400
+
 func newFakeAPI() *fakeAPI {
 	f := &fakeAPI{
 		token:    apiToken,
@@ -171,14 +174,34 @@ func (f *fakeAPI) route(w http.ResponseWriter, r *http.Request, rec recorded) {
 		}
 		writeJSON(w, 200, map[string]any{"repositories": page, "total": len(match)})
 	case r.Method == http.MethodPost && len(p) == 4 && p[1] == "integration-repositories" && p[3] == "gitlab-webhook-secret":
-		writeJSON(w, 200, map[string]any{"repository_id": p[2], "webhook_secret": "whsecret-" + p[2] + "-once",
+		// Like the host: ?type=signing_token makes a Standard Webhooks key.
+		secret := "whsecret-" + p[2] + "-once"
+		if q.Get("type") == "signing_token" {
+			secret = "whsec_" + p[2] + "-signing-once"
+		}
+		writeJSON(w, 200, map[string]any{"repository_id": p[2], "webhook_secret": secret,
 			"rotated_at": 1764300200, "webhook_url": "https://oore.example.com/v1/webhooks/gitlab"})
 	case len(p) == 4 && p[1] == "integration-repositories" && p[3] == "gitlab-webhook" && f.webhookRoute:
 		if r.Method != http.MethodPost {
 			w.WriteHeader(http.StatusMethodNotAllowed)
 			return
 		}
-		writeJSON(w, 200, map[string]any{"hook_id": "77", "url": "https://oore.example.com/v1/webhooks/gitlab", "created": true})
+		kind := q.Get("type")
+		if kind == "" {
+			kind = "token"
+		}
+		writeJSON(w, 200, map[string]any{"hook_id": "77", "url": "https://oore.example.com/v1/webhooks/gitlab", "created": true, "secret_type": kind})
+	case r.Method == http.MethodPut && len(p) == 4 && p[1] == "integrations" && p[3] == "gitlab-token":
+		// A good replacement: the host saves it and answers its status.
+		for _, i := range f.integrations {
+			if i["id"] == p[2] {
+				i["status"], i["status_reason"], i["token_expires_at"] = "active", "", replacedExpiry
+				i["scopes"] = []string{"api", "read_repository"}
+				writeJSON(w, 200, map[string]any{"status": "valid", "expires_at": replacedExpiry, "checked_at": 1764300300})
+				return
+			}
+		}
+		writeJSON(w, 404, map[string]any{"error": "integration not found", "code": "not_found"})
 	case r.Method == http.MethodPost && len(p) == 5 && p[3] == "gitlab-token" && p[4] == "check":
 		writeJSON(w, 200, map[string]any{"status": "expiring", "expires_at": 1765000000, "checked_at": 1764300300})
 	case r.Method == http.MethodPost && len(p) == 4 && p[3] == "installations":

@@ -23,6 +23,9 @@ type integrationView struct {
 	// CanSync: the integration is connected, so its repositories can be
 	// synced again.
 	CanSync bool
+	// CanReplaceToken: a personal-token integration, whose token can be
+	// replaced (after it expires, or before).
+	CanReplaceToken bool
 }
 
 func (h *Handler) integrationView(cat catalog, i integration) integrationView {
@@ -34,6 +37,8 @@ func (h *Handler) integrationView(cat catalog, i integration) integrationView {
 		CanAuthorize:  i.AuthMode == "oauth_app" && (i.Status != "active" || i.ReconnectRequired),
 		CanCheck:      i.AuthMode == "personal_token" && i.Status != "inactive",
 		CanSync:       i.Status == "active",
+		// Any status: an expired or revoked token is exactly when.
+		CanReplaceToken: i.AuthMode == "personal_token",
 	}
 	switch {
 	case i.DisplayName != "":
@@ -112,6 +117,8 @@ type integrationData struct {
 	InstallationCount int64
 	RepositoryCount   int64
 	LastWebhookAt     int64
+	// Token is the replace-token form (personal-token integrations).
+	Token tokenForm
 }
 
 // loadIntegration reads one integration's detail.
@@ -134,6 +141,12 @@ func (h *Handler) integrationPage(w http.ResponseWriter, r *http.Request, c call
 
 // showIntegration draws the integration page with v's notice or error.
 func (h *Handler) showIntegration(w http.ResponseWriter, r *http.Request, c call, status int, v view) {
+	h.showIntegrationForm(w, r, c, status, v, "")
+}
+
+// showIntegrationForm is showIntegration with tokenErr next to the
+// replace-token field.
+func (h *Handler) showIntegrationForm(w http.ResponseWriter, r *http.Request, c call, status int, v view, tokenErr string) {
 	d, err := c.loadIntegration(r.PathValue("id"))
 	if err != nil {
 		h.apiFailed(w, r, err)
@@ -145,7 +158,10 @@ func (h *Handler) showIntegration(w http.ResponseWriter, r *http.Request, c call
 		v.Notice = "Connected to " + iv.ProviderLabel + " as @" + iv.AccountUsername + "."
 	}
 	v.Title, v.Nav = iv.ProviderLabel+" integration: "+iv.Name, "integrations"
-	v.Data = integrationData{Integration: iv, InstallationCount: d.InstallationCount, RepositoryCount: d.RepositoryCount, LastWebhookAt: d.LastWebhookAt}
+	tf := newTokenForm(cat, iv)
+	tf.Field.Error = tokenErr
+	v.Data = integrationData{Integration: iv, InstallationCount: d.InstallationCount, RepositoryCount: d.RepositoryCount, LastWebhookAt: d.LastWebhookAt,
+		Token: tf}
 	c.page(w, status, "integration", v)
 }
 

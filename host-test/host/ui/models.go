@@ -95,6 +95,8 @@ type projectWebhookResponse struct {
 	HookID  string `json:"hook_id"`
 	URL     string `json:"webhook_url"`
 	Created bool   `json:"created"`
+	// SecretType is "token" or "signing_token" (optional).
+	SecretType string `json:"secret_type"`
 }
 
 type delivery struct {

@@ -88,6 +88,9 @@ type view struct {
 	Nav      string
 	SignedIn bool
 	CSRF     string
+	// CanManage: the person's API token may change integrations (owner or
+	// admin), so the pages show the forms that change them.
+	CanManage bool
 	// Notice is a status message (role=status); Error an alert.
 	Notice string
 	Error  string
@@ -117,7 +120,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, nam
 
 // page renders for a signed-in person.
 func (c call) page(w http.ResponseWriter, status int, name string, v view) {
-	v.SignedIn, v.CSRF = true, c.sess.CSRF
+	v.SignedIn, v.CSRF, v.CanManage = true, c.sess.CSRF, !c.sess.ReadOnly
 	c.h.render(w, c.r, status, name, v)
 }
 

@@ -31,16 +31,20 @@ type repositoryView struct {
 	// Open keeps the webhook panel open (after an action on it).
 	Open bool
 	// Secret is the webhook secret just generated: shown once.
-	Secret     string
-	WebhookURL string
-	Notice     string
-	Error      string
+	Secret string
+	// SigningToken: the secret chosen (or just made) is a signing token,
+	// not a plain secret token.
+	SigningToken bool
+	WebhookURL   string
+	Notice       string
+	Error        string
 }
 
 // panelResult is what an action on one repository's panel answered.
 type panelResult struct {
 	RepositoryID string
 	Secret       string
+	SigningToken bool
 	WebhookURL   string
 	Notice       string
 	Error        string
@@ -81,6 +85,7 @@ func (h *Handler) showRepositories(w http.ResponseWriter, r *http.Request, c cal
 		rv := repositoryView{repository: repo, WebhookURL: d.WebhookURL}
 		if res != nil && res.RepositoryID == repo.ID {
 			rv.Open, rv.Secret, rv.Notice, rv.Error = true, res.Secret, res.Notice, res.Error
+			rv.SigningToken = res.SigningToken
 			if res.WebhookURL != "" {
 				rv.WebhookURL = res.WebhookURL
 			}
@@ -200,6 +205,32 @@ func panelForm(r *http.Request) (integrationID, search string, page int) {
 	return r.PostFormValue("integration_id"), r.PostFormValue("q"), p
 }
 
+// Secret kinds, as the API's ?type= names them: "token" (the API's default,
+// sent as is with each delivery: GitLab's "Secret token") or
+// "signing_token" (a Standard Webhooks key GitLab 17.x signs deliveries
+// with: GitLab's "Signing token").
+const (
+	secretToken  = "token"
+	signingToken = "signing_token"
+)
+
+// secretQuery reads the panel's secret kind into the API's query. An empty
+// choice (a form without the radios) leaves the API's default; anything
+// else is refused before the API is asked.
+func secretQuery(r *http.Request) (url.Values, bool) {
+	switch kind := r.PostFormValue("secret_type"); kind {
+	case "":
+		return nil, true
+	case secretToken, signingToken:
+		return url.Values{"type": {kind}}, true
+	}
+	return nil, false
+}
+
+// badSecretKind is the panel's answer to a secret kind the form does not
+// offer.
+const badSecretKind = "Choose a secret token or a signing token, then try again."
+
 // rotateWebhookSecret generates or rotates a repository's webhook secret and
 // shows it, once, in the answer to this POST: it is never stored by the UI,
 // put in a URL or shown again.
@@ -211,9 +242,15 @@ func (h *Handler) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, c 
 		h.apiFailed(w, r, err)
 		return
 	}
+	pr := &panelResult{RepositoryID: repoID, SigningToken: r.PostFormValue("secret_type") == signingToken}
+	q, ok := secretQuery(r)
+	if !ok {
+		pr.Error, pr.SigningToken = badSecretKind, false
+		h.showRepositories(w, r, c, intID, search, page, http.StatusBadRequest, pr)
+		return
+	}
 	var res webhookSecretResponse
-	err = c.do(http.MethodPost, apiPath(nil, "integration-repositories", repoID, det.Integration.Provider+"-webhook-secret"), struct{}{}, &res)
-	pr := &panelResult{RepositoryID: repoID}
+	err = c.do(http.MethodPost, apiPath(q, "integration-repositories", repoID, det.Integration.Provider+"-webhook-secret"), struct{}{}, &res)
 	status := http.StatusOK
 	if err != nil {
 		ae := asAPIError(err)
@@ -224,7 +261,11 @@ func (h *Handler) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, c 
 		pr.Error, status = ae.text(), ae.Status
 	} else {
 		pr.Secret, pr.WebhookURL = res.WebhookSecret, res.WebhookURL
-		pr.Notice = "New webhook secret generated. Copy it now: it is shown only once. The previous secret no longer works."
+		what := "webhook secret"
+		if pr.SigningToken {
+			what = "webhook signing token"
+		}
+		pr.Notice = "New " + what + " generated. Copy it now: it is shown only once. The previous secret no longer works."
 	}
 	h.showRepositories(w, r, c, intID, search, page, status, pr)
 }
@@ -239,9 +280,15 @@ func (h *Handler) registerWebhook(w http.ResponseWriter, r *http.Request, c call
 		h.apiFailed(w, r, err)
 		return
 	}
+	pr := &panelResult{RepositoryID: repoID, SigningToken: r.PostFormValue("secret_type") == signingToken}
+	q, ok := secretQuery(r)
+	if !ok {
+		pr.Error, pr.SigningToken = badSecretKind, false
+		h.showRepositories(w, r, c, intID, search, page, http.StatusBadRequest, pr)
+		return
+	}
 	var res projectWebhookResponse
-	err = c.do(http.MethodPost, apiPath(nil, "integration-repositories", repoID, det.Integration.Provider+"-webhook"), struct{}{}, &res)
-	pr := &panelResult{RepositoryID: repoID}
+	err = c.do(http.MethodPost, apiPath(q, "integration-repositories", repoID, det.Integration.Provider+"-webhook"), struct{}{}, &res)
 	status := http.StatusOK
 	if err != nil {
 		ae := asAPIError(err)
@@ -257,7 +304,19 @@ func (h *Handler) registerWebhook(w http.ResponseWriter, r *http.Request, c call
 		}
 		status = ae.Status
 	} else {
-		pr.Notice = "Webhook registered at " + newCatalog(h.providers).displayName(det.Integration.Provider) + "."
+		pr.Notice = "Webhook registered at " + newCatalog(h.providers).displayName(det.Integration.Provider)
+		// The API's answer says which kind it registered (an older host
+		// says nothing, and registered a secret token).
+		switch res.SecretType {
+		case signingToken:
+			pr.Notice += " with a signing token: it signs each delivery."
+			pr.SigningToken = true
+		case secretToken:
+			pr.Notice += " with a secret token."
+			pr.SigningToken = false
+		default:
+			pr.Notice += "."
+		}
 		if res.URL != "" {
 			pr.WebhookURL = res.URL
 		}

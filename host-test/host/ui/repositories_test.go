@@ -19,6 +19,14 @@ func repoNames(doc *html.Node) []string {
 	return out
 }
 
+// registerButtons are the "Register webhook automatically" buttons of a
+// repository's panel: they post the panel's form to the registration.
+func registerButtons(doc *html.Node, repoID string) []*html.Node {
+	return findAll(doc, func(n *html.Node) bool {
+		return n.Data == "button" && attr(n, "formaction") == "/ui/repositories/"+repoID+"/webhook"
+	})
+}
+
 func TestRepositoriesSearchAndPaging(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -147,9 +155,7 @@ func TestRegisterWebhookButton(t *testing.T) {
 			}
 			b := e.signedIn()
 			doc := parse(t, b.get("/ui/integrations/int-1/repositories").Body.String())
-			forms := findAll(doc, func(n *html.Node) bool {
-				return n.Data == "form" && attr(n, "action") == "/ui/repositories/repo-1/webhook"
-			})
+			forms := registerButtons(doc, "repo-1")
 			if (len(forms) == 1) != tc.want {
 				t.Fatalf("register button shown = %v, want %v", len(forms) == 1, tc.want)
 			}
@@ -157,7 +163,7 @@ func TestRegisterWebhookButton(t *testing.T) {
 				return
 			}
 			res := b.post("/ui/repositories/repo-1/webhook", url.Values{"integration_id": {"int-1"}})
-			if res.Code != http.StatusOK || !strings.Contains(res.Body.String(), "Webhook registered at GitLab.") {
+			if res.Code != http.StatusOK || !strings.Contains(res.Body.String(), "Webhook registered at GitLab with a secret token.") {
 				t.Errorf("register: status %d", res.Code)
 			}
 		})
@@ -190,9 +196,7 @@ func TestRegisterWebhookButtonHidesAfterNoSuchEndpoint(t *testing.T) {
 	e.api = api
 	b := e.signedIn()
 	registerForms := func(body string) int {
-		return len(findAll(parse(t, body), func(n *html.Node) bool {
-			return n.Data == "form" && attr(n, "action") == "/ui/repositories/repo-1/webhook"
-		}))
+		return len(registerButtons(parse(t, body), "repo-1"))
 	}
 	if n := registerForms(b.get("/ui/integrations/int-1/repositories").Body.String()); n != 1 {
 		t.Fatalf("before: %d register buttons, want 1", n)

@@ -26,6 +26,11 @@ type session struct {
 	CSRF  string `json:"c"`
 	// Expires is a Unix time; the session is refused after it.
 	Expires int64 `json:"e"`
+	// ReadOnly: the API refused the token a change at sign-in (a developer
+	// or qa_viewer role), so pages leave out the forms that can only fail.
+	// False for sessions sealed before it existed: the forms show, and the
+	// API still refuses.
+	ReadOnly bool `json:"ro,omitempty"`
 }
 
 // sealer seals and opens sessions with AES-256-GCM.

@@ -57,11 +57,31 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusInternalServerError, "The session could not be started. Try again.")
 		return
 	}
-	if err := h.setSession(w, r, session{Token: token, CSRF: csrf, Expires: h.now().Add(h.ttl).Unix()}); err != nil {
+	sess := session{Token: token, CSRF: csrf, Expires: h.now().Add(h.ttl).Unix(), ReadOnly: h.readOnly(r, token)}
+	if err := h.setSession(w, r, sess); err != nil {
 		fail(http.StatusInternalServerError, "The session could not be started. Try again.")
 		return
 	}
 	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// roleProbeID is an integration id no host has (the reference host's ids
+// are UUIDs), so the role probe can change nothing.
+const roleProbeID = "oore-ui-role-probe"
+
+// readOnly asks the API whether token may change integrations: Oore's API
+// says nothing of a token's role, but it refuses a change to a read-only
+// role with 403 before looking at the request. The probe is a repository
+// sync of an integration that does not exist: an owner or admin token gets
+// 404 and nothing happens. Any answer but 403 counts as "may change", so a
+// host that cannot tell still shows the forms (and its API decides).
+func (h *Handler) readOnly(r *http.Request, token string) bool {
+	res, err := h.api.do(r.Context(), r, token, http.MethodPost, apiPath(nil, "integrations", roleProbeID, "installations"), struct{}{})
+	if err != nil {
+		h.log.Warn("sign-in role check failed", "error", err)
+		return false
+	}
+	return res.Status == http.StatusForbidden
 }
 
 // signout ends the session. It needs the session's CSRF token so another

@@ -155,6 +155,7 @@ func (h *Handler) routes() http.Handler {
 	auth("POST "+basePath+"/integrations/{id}/check", h.checkCredentials)
 	auth("POST "+basePath+"/integrations/{id}/sync", h.syncRepositories)
 	auth("POST "+basePath+"/integrations/{id}/authorize", h.reauthorize)
+	auth("POST "+basePath+"/integrations/{id}/token", h.replaceToken)
 	auth("GET "+basePath+"/integrations/{id}/delete", h.deletePage)
 	auth("POST "+basePath+"/integrations/{id}/delete", h.deleteIntegration)
 	auth("GET "+basePath+"/integrations/{id}/repositories", h.repositoriesPage)
