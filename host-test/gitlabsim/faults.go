@@ -21,6 +21,13 @@ type faultState struct {
 	throttled     int
 	failLeft      int
 	failStatus    int
+	// routeFails are FailNextOn's faults, by route pattern.
+	routeFails map[string]routeFault
+}
+
+// routeFault is how many more requests of one route fail, and with what.
+type routeFault struct {
+	left, status int
 }
 
 // SetLatency delays every API request (/api/...) by d before it is
@@ -55,9 +62,30 @@ func (s *Server) FailNext(n int, status int) {
 	s.state.faults.failStatus = status
 }
 
-// applyFaults delays and possibly answers an API request. It reports true
-// when it has answered.
-func (s *Server) applyFaults(ctx context.Context, w http.ResponseWriter) bool {
+// FailNextOn is FailNext for one endpoint only: the next n API requests
+// that route serves fail with status, every other request is answered as
+// usual. route is the endpoint's pattern as the simulator registers it, for
+// example "DELETE /api/v4/projects/{id}/hooks/{hook_id}". Fault injection,
+// not GitLab behaviour: it stands for a GitLab (or the proxy in front of it)
+// failing one call while the calls before it succeeded, which FailNext
+// cannot aim at when the code under test makes other requests first. Checked
+// after RateLimitNext and FailNext; n = 0 clears the route's fault.
+func (s *Server) FailNextOn(route string, n int, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state.faults.routeFails == nil {
+		s.state.faults.routeFails = map[string]routeFault{}
+	}
+	if n <= 0 {
+		delete(s.state.faults.routeFails, route)
+		return
+	}
+	s.state.faults.routeFails[route] = routeFault{left: n, status: status}
+}
+
+// applyFaults delays and possibly answers an API request, served by the
+// route pattern route. It reports true when it has answered.
+func (s *Server) applyFaults(ctx context.Context, w http.ResponseWriter, route string) bool {
 	s.mu.RLock()
 	latency := s.state.faults.latency
 	s.mu.RUnlock()
@@ -95,9 +123,19 @@ func (s *Server) applyFaults(ctx context.Context, w http.ResponseWriter) bool {
 		_, _ = w.Write([]byte("Retry later\n"))
 		s.log.Info("simulated rate limit", "retry_after", retry)
 		return true
-	case f.failLeft > 0:
-		f.failLeft--
+	case f.failLeft > 0 || f.routeFails[route].left > 0:
 		status := f.failStatus
+		if f.failLeft > 0 {
+			f.failLeft--
+		} else {
+			rf := f.routeFails[route]
+			status = rf.status
+			if rf.left--; rf.left == 0 {
+				delete(f.routeFails, route)
+			} else {
+				f.routeFails[route] = rf
+			}
+		}
 		s.mu.Unlock()
 		if status == http.StatusInternalServerError {
 			apiMessage(w, status, "500 Internal Server Error")

@@ -111,3 +111,30 @@ func TestRequestCountersAndLog(t *testing.T) {
 		t.Errorf("after reset: %d", n)
 	}
 }
+
+func TestFailNextOnAimsAtOneRoute(t *testing.T) {
+	t.Parallel()
+	s, d := newDemo(t)
+	route := "GET /api/v4/projects/{id}"
+	one := "/api/v4/projects/" + strconv.FormatInt(d.Website.ID, 10)
+	s.FailNextOn(route, 2, http.StatusServiceUnavailable)
+	// Other routes are served, and do not use the fault up.
+	for range 3 {
+		if a := get(t, s, "/api/v4/user", d.Token); a.status != 200 {
+			t.Fatalf("another route during FailNextOn: %d", a.status)
+		}
+	}
+	for i := range 2 {
+		if a := get(t, s, one, d.Token); a.status != http.StatusServiceUnavailable {
+			t.Fatalf("failure #%d of the route: %d", i, a.status)
+		}
+	}
+	if a := get(t, s, one, d.Token); a.status != 200 {
+		t.Fatalf("after the route's faults: %d", a.status)
+	}
+	s.FailNextOn(route, 5, http.StatusInternalServerError)
+	s.FailNextOn(route, 0, 0)
+	if a := get(t, s, one, d.Token); a.status != 200 {
+		t.Fatalf("after clearing the route's fault: %d", a.status)
+	}
+}

@@ -262,10 +262,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Debug("request", "method", r.Method, "path", r.URL.Path,
 			"status", rec.status, "duration", time.Since(start))
 	}()
-	if strings.HasPrefix(r.URL.Path, "/api/") && s.applyFaults(r.Context(), rec) {
+	if strings.HasPrefix(r.URL.Path, "/api/") && s.applyFaults(r.Context(), rec, s.routeOf(r)) {
 		return
 	}
 	s.mux.ServeHTTP(rec, r)
+}
+
+// routeOf is the pattern of the route that serves r (FailNextOn's key).
+func (s *Server) routeOf(r *http.Request) string {
+	_, pattern := s.mux.Handler(r)
+	return pattern
 }
 
 func (s *Server) routes() *http.ServeMux {
