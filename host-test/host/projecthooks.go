@@ -212,14 +212,7 @@ func (h *Host) removeProjectWebhook(providerName string) handlerFunc {
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				return internalError("load the repository's webhook", err)
 			}
-			req := &scmv1.DeleteProjectWebhookRequest{RepositoryExternalId: rp.ExternalID, HookId: prev.HookID}
-			if prev.HookID == "" {
-				req.Url = h.webhookURL(pr.name)
-			}
-			resp, err = withConnection(ctx, h, pr, in, "DeleteProjectWebhook", func(ctx context.Context, c scmv1.ProviderServiceClient, conn *scmv1.Connection) (*scmv1.DeleteProjectWebhookResponse, error) {
-				req.Connection = conn
-				return c.DeleteProjectWebhook(ctx, req)
-			})
+			resp, err = h.deleteProjectHookAt(ctx, pr, in, rp.ExternalID, prev.HookID)
 			if err != nil {
 				return h.scmWriteError(pr.name, err)
 			}
@@ -236,6 +229,22 @@ func (h *Host) removeProjectWebhook(providerName string) handlerFunc {
 		writeJSON(w, http.StatusOK, projectWebhookDeleteResponse{RepositoryID: rp.ID, HookID: optString(prev.HookID), Deleted: resp.GetDeleted()})
 		return nil
 	}
+}
+
+// deleteProjectHookAt asks the plugin to delete a repository's hook at the
+// provider: hookID, or without one every hook of the repository with the
+// host's webhook URL. A hook or project the provider no longer has (GitLab's
+// 404) is success with Deleted false. The caller holds the repository's
+// lease (withProjectHookLease) and forgets the record after.
+func (h *Host) deleteProjectHookAt(ctx context.Context, pr *provider, in store.Integration, externalID, hookID string) (*scmv1.DeleteProjectWebhookResponse, error) {
+	req := &scmv1.DeleteProjectWebhookRequest{RepositoryExternalId: externalID, HookId: hookID}
+	if hookID == "" {
+		req.Url = h.webhookURL(pr.name)
+	}
+	return withConnection(ctx, h, pr, in, "DeleteProjectWebhook", func(ctx context.Context, c scmv1.ProviderServiceClient, conn *scmv1.Connection) (*scmv1.DeleteProjectWebhookResponse, error) {
+		req.Connection = conn
+		return c.DeleteProjectWebhook(ctx, req)
+	})
 }
 
 // scmWriteError adjusts the answer to a refused write at the provider

@@ -62,14 +62,15 @@ func (h *Host) syncInstallations(w http.ResponseWriter, r *http.Request) error {
 			return notFoundError("installation", req.InstallationID)
 		}
 	}
-	if _, _, err := h.syncRepositories(ctx, pr, in); err != nil {
+	_, res, err := h.syncRepositories(ctx, pr, in)
+	if err != nil {
 		return err
 	}
 	ins, err := h.store.ListInstallations(ctx, in.ID)
 	if err != nil {
 		return internalError("list installations", err)
 	}
-	writeJSON(w, http.StatusOK, installationsResponse{Installations: viewInstallations(ins)})
+	writeJSON(w, http.StatusOK, syncInstallationsResponse{installationsResponse{Installations: viewInstallations(ins)}, res.hooks})
 	return nil
 }
 
