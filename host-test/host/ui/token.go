@@ -3,6 +3,7 @@ package ui
 import (
 	"net/http"
 	"strings"
+	"time"
 
 	scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
 )
@@ -101,12 +102,30 @@ func (h *Handler) replaceToken(w http.ResponseWriter, r *http.Request, c call) {
 		h.showIntegrationForm(w, r, c, status, view{Error: general}, fieldErr)
 		return
 	}
+	h.showIntegrationForm(w, r, c, http.StatusOK, view{Notice: h.replacedNotice(c, id, res, token)}, "")
+}
+
+// replacedNotice says what the API answered of the new token (its status
+// and expiry) and what the host now knows of the connection (the account
+// and the scopes the token carries).
+func (h *Handler) replacedNotice(c call, id string, res credentialStatusResponse, token string) string {
 	hl := fromCheck(res, h.now())
 	msg := "Token replaced. Credentials: " + hl.Label + "."
-	if hl.Detail != "" {
-		msg += " " + redact(hl.Detail, token)
+	switch {
+	case res.ExpiresAt > 0:
+		msg += " Expires " + time.Unix(res.ExpiresAt, 0).UTC().Format("2006-01-02") + "."
+	case hl.Detail != "":
+		msg += " " + sentence(redact(hl.Detail, token))
 	}
-	h.showIntegrationForm(w, r, c, http.StatusOK, view{Notice: msg}, "")
+	if d, err := c.loadIntegration(id); err == nil {
+		if a := d.Integration.AccountUsername; a != "" {
+			msg += " Account: @" + a + "."
+		}
+		if sc := d.Integration.Scopes; len(sc) > 0 {
+			msg += " Scopes: " + strings.Join(sc, ", ") + "."
+		}
+	}
+	return msg
 }
 
 // redact removes secret from s, in case an answer ever echoed it.

@@ -105,7 +105,7 @@ func TestReplaceTokenShowsTheNewHealth(t *testing.T) {
 	}
 	doc := parse(t, res.Body.String())
 	assertAccessible(t, doc)
-	if got := text(byID(doc, "page-notice")); got != "Token replaced. Credentials: Valid. Expires 2026-09-15." {
+	if got := text(byID(doc, "page-notice")); got != "Token replaced. Credentials: Valid. Expires 2026-09-15. Account: @demo. Scopes: api, read_repository." {
 		t.Errorf("notice %q", got)
 	}
 	if got := text(byID(doc, "integration-health")); got != "Valid Expires 2026-09-15." {
