@@ -5,7 +5,9 @@
 // simulator, the way a person does: sign in, connect with a token, connect
 // with OAuth by authorizing on the simulator's consent page, look at the
 // repositories, generate a webhook secret, receive a push, see the delivery,
-// delete.
+// delete; replace an expiring personal token (refused tokens shown at the
+// field), generate a signing token and receive a push signed with it, and
+// check that no token reached a page or the stack's log.
 //
 // The tests carry the build tag "browser" (they need Chromium and take a
 // minute), so they run with `make test-browser`, which `make test` calls:

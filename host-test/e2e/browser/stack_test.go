@@ -34,6 +34,9 @@ type stack struct {
 	Sim   *gitlabsim.Server
 	Demo  gitlabsim.Demo
 	Store store.Store
+	// Logs is everything the host, the UI and the plugin logged, at every
+	// level (the test log gets warnings only): tests read it for secrets.
+	Logs *e2ekit.Logs
 }
 
 // startStack builds the plugin, launches it, opens a fresh store and serves
@@ -42,7 +45,9 @@ func startStack(t *testing.T) *stack {
 	t.Helper()
 	ctx := context.Background()
 	out := e2ekit.TestLog(t) // first: its cleanup runs after every other
-	log := hclog.New(&hclog.LoggerOptions{Name: "browser-e2e", Level: hclog.Warn, Output: out})
+	logs := &e2ekit.Logs{}
+	log := hclog.NewInterceptLogger(&hclog.LoggerOptions{Name: "browser-e2e", Level: hclog.Warn, Output: out})
+	log.RegisterSink(hclog.NewSinkAdapter(&hclog.LoggerOptions{Level: hclog.Trace, Output: logs}))
 
 	sim := gitlabsim.NewTestServer(t, gitlabsim.Options{})
 	demo := sim.SeedDemo()
@@ -101,5 +106,5 @@ func startStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatalf("create API token: %v", err)
 	}
-	return &stack{URL: public, Token: token, Sim: sim, Demo: demo, Store: st}
+	return &stack{URL: public, Token: token, Sim: sim, Demo: demo, Store: st, Logs: logs}
 }
