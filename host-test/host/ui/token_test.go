@@ -1,17 +1,16 @@
 package ui_test
 
 import (
-	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hashicorp/go-hclog"
 	"golang.org/x/net/html"
 
+	"github.com/oore-ci/oore-scm-gitlab/host-test/e2e/e2ekit"
 	"github.com/oore-ci/oore-scm-gitlab/host-test/host/ui"
 )
 
@@ -161,7 +160,7 @@ func TestReplaceTokenErrorsAtTheField(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			var logs syncBuffer
+			var logs e2ekit.Logs
 			e := newEnv(t, func(o *ui.Options) {
 				o.Logger = hclog.New(&hclog.LoggerOptions{Output: &logs, Level: hclog.Trace})
 			})
@@ -378,22 +377,4 @@ func TestWebhookSecretKind(t *testing.T) {
 	if n := len(e.api.calls("POST", "/v1/integration-repositories/repo-1/gitlab-webhook-secret")); n != 1 {
 		t.Errorf("an unknown kind reached the API (%d calls)", n)
 	}
-}
-
-// syncBuffer is a log sink safe for the handler's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
