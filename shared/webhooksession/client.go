@@ -59,9 +59,10 @@ var errClosed = scmerr.New(codes.Unavailable, scmerr.ReasonPluginUnavailable,
 type Client struct {
 	c scmv1.ProviderServiceClient
 
-	mu     sync.Mutex
-	cur    *conn
-	closed bool
+	mu      sync.Mutex
+	cur     *conn
+	opening *opening // the session being opened, if any
+	closed  bool
 }
 
 // NewClient returns a Client of c; nothing is opened until the first call.
@@ -127,31 +128,70 @@ func (c *Client) Close() error {
 }
 
 // conn returns the open session, opening one if there is none or the last
-// one failed.
-func (c *Client) conn() (*conn, error) {
+// one failed. Opening runs in its own goroutine, which the callers that need
+// the new session wait for as long as their contexts allow: a connection
+// that is slow to become ready (the plugin restarting) does not hold a
+// caller past its deadline, nor the others behind a lock.
+func (c *Client) conn(ctx context.Context) (*conn, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return nil, errClosed
 	}
 	if c.cur != nil && c.cur.failure() == nil {
-		return c.cur, nil
+		s := c.cur
+		c.mu.Unlock()
+		return s, nil
 	}
-	// The stream outlives any one caller: its own context, ended by
-	// Close or by the stream's failure.
+	o := c.opening
+	if o == nil {
+		o = &opening{done: make(chan struct{})}
+		c.opening = o
+		go c.open(o)
+	}
+	c.mu.Unlock()
+	select {
+	case <-o.done:
+		return o.conn, o.err
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// opening is a session being opened; done is closed when conn or err is set.
+type opening struct {
+	done chan struct{}
+	conn *conn
+	err  error
+}
+
+// open opens a WebhookSession stream for o and makes it the current one,
+// unless the Client was closed meanwhile.
+func (c *Client) open(o *opening) {
+	defer close(o.done)
+	// The stream outlives any one caller: its own context, ended by Close or
+	// by the stream's failure.
 	ctx, cancel := context.WithCancel(context.Background())
 	stream, err := c.c.WebhookSession(ctx)
-	if err != nil {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.opening = nil
+	switch {
+	case err != nil:
 		cancel()
-		return nil, streamFailure(err)
+		o.err = streamFailure(err)
+	case c.closed:
+		cancel()
+		o.err = errClosed
+	default:
+		c.cur = &conn{
+			stream:   stream,
+			cancel:   cancel,
+			pending:  map[uint64]chan *scmv1.WebhookSessionResponse{},
+			handover: make(chan struct{}, 1),
+		}
+		o.conn = c.cur
 	}
-	c.cur = &conn{
-		stream:   stream,
-		cancel:   cancel,
-		pending:  map[uint64]chan *scmv1.WebhookSessionResponse{},
-		handover: make(chan struct{}, 1),
-	}
-	return c.cur, nil
 }
 
 // call sends msg (its id is set here) and waits for its answer.
@@ -169,7 +209,7 @@ func (c *Client) call(ctx context.Context, msg *scmv1.WebhookSessionRequest) (*s
 	)
 	for attempt := 0; ; attempt++ {
 		var err error
-		if s, err = c.conn(); err != nil {
+		if s, err = c.conn(ctx); err != nil {
 			return nil, err
 		}
 		if id, ch, err = s.register(); err == nil {

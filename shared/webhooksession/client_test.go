@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -479,5 +480,69 @@ func TestClientRefusesInvalidUTF8(t *testing.T) {
 	}
 	if k.opens() != 1 {
 		t.Errorf("%d sessions opened, want 1", k.opens())
+	}
+}
+
+// slowOpen makes opening a session wait until release is closed, as a
+// connection still becoming ready (a plugin restarting) does.
+type slowOpen struct {
+	scmv1.ProviderServiceClient
+	release chan struct{}
+	opened  chan struct{} // one value per open that got through
+}
+
+func (s *slowOpen) WebhookSession(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[scmv1.WebhookSessionRequest, scmv1.WebhookSessionResponse], error) {
+	<-s.release
+	s.opened <- struct{}{}
+	return s.ProviderServiceClient.WebhookSession(ctx, opts...)
+}
+
+// TestClientSlowOpenHonoursDeadlines: while a session is being opened,
+// callers wait no longer than their contexts allow (they used to wait on the
+// client's lock for as long as the open took), one open serves everyone
+// waiting for it, and the session is there for the calls after it.
+func TestClientSlowOpenHonoursDeadlines(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	s := &slowOpen{ProviderServiceClient: r.client, release: make(chan struct{}), opened: make(chan struct{}, 8)}
+	c := NewClient(s)
+	defer c.Close()
+	req := func(n int) *scmv1.IdentifyWebhookRequest {
+		return &scmv1.IdentifyWebhookRequest{Delivery: delivery("7", "s", n)}
+	}
+	within(t, 3*time.Second, "callers with a 50 ms deadline while the session opens", func() {
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+				defer cancel()
+				if _, err := c.Identify(ctx, req(i)); status.Code(err) != codes.DeadlineExceeded {
+					t.Errorf("caller %d answered %v while the session was opening, want DeadlineExceeded", i, err)
+				}
+			}()
+		}
+		wg.Wait()
+	})
+	waiting := make(chan error, 3)
+	for i := range 3 {
+		go func() {
+			_, err := c.Identify(context.Background(), req(10+i))
+			waiting <- err
+		}()
+	}
+	time.Sleep(20 * time.Millisecond) // let them queue behind the same open
+	close(s.release)
+	for range 3 {
+		if err := <-waiting; err != nil {
+			t.Errorf("a caller waiting for the open: %v", err)
+		}
+	}
+	if _, err := c.Identify(context.Background(), req(20)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.opened); n != 1 {
+		t.Errorf("%d sessions opened, want 1: one open serves every caller waiting for it", n)
 	}
 }
