@@ -173,6 +173,19 @@ func (s *SQL) SetIntegrationStatus(ctx context.Context, id, status, reason strin
 	return nil
 }
 
+// SetTokenExpiresAt records when the integration's access token expires,
+// as a credentials check found it.
+func (s *SQL) SetTokenExpiresAt(ctx context.Context, id string, expiresAt int64) error {
+	res, err := s.q().exec(ctx, `UPDATE integrations SET token_expires_at = ?, updated_at = ? WHERE id = ?`, expiresAt, s.unix(), id)
+	if err != nil {
+		return fmt.Errorf("set the token expiry of integration %s: %w", id, err)
+	}
+	if affected(res) == 0 {
+		return fmt.Errorf("set the token expiry of integration %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
 // LoadCredentials decrypts an integration's credentials.
 func (s *SQL) LoadCredentials(ctx context.Context, id string) (Credentials, int64, error) {
 	var sealed []byte

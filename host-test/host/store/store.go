@@ -63,6 +63,10 @@ type Store interface {
 	// SetIntegrationStatus changes the status (e.g. "error" after a rejected
 	// token check, "active" after a good one) and records why.
 	SetIntegrationStatus(ctx context.Context, id, status, reason string) error
+	// SetTokenExpiresAt records when the access token expires (Unix
+	// seconds, 0 = never), as a credentials check found it: a personal
+	// token's expiry can change at the provider after it was connected.
+	SetTokenExpiresAt(ctx context.Context, id string, expiresAt int64) error
 	// LoadCredentials decrypts an integration's credentials. version grows
 	// with every change, so a refresher can tell another one's work from stale data.
 	LoadCredentials(ctx context.Context, id string) (creds Credentials, version int64, err error)

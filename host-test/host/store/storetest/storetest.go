@@ -6,7 +6,8 @@
 // sharing it would, and checks what multi-host deployments rely on: one-time
 // OAuth states used once across all hosts, deliveries deduplicated whichever
 // host receives their copies, one refresh-lock holder across hosts, one
-// project-webhook lease holder per repository across hosts, a rotated
+// project-webhook lease holder per repository across hosts,
+// one lease holder per periodic host task across hosts, a rotated
 // webhook secret seen by every host at once, migrations that tolerate hosts
 // starting together, and values that round-trip unchanged (64-bit times,
 // booleans, bytes, text).
@@ -75,6 +76,9 @@ func cases() map[string]func(t *testing.T, e *env) {
 		"ProjectHookLeaseOneHolderAcrossHosts":    testProjectHookLeaseOneHolder,
 		"ProjectHookLeaseExpiryAndRelease":        testProjectHookLease,
 		"OneRefreshAcrossHosts":                   testOneRefreshAcrossHosts,
+		"HostTaskLeaseOneHolderAcrossHosts":       testHostTaskLeaseOneHolder,
+		"HostTaskLastRunAcrossHosts":              testHostTaskLastRun,
+		"TokenExpiresAtAcrossHosts":               testTokenExpiresAt,
 		"DeliveriesDedupedAcrossHosts":            testDeliveryDedupe,
 		"DeliveryRacingDeleteLeavesNoQueuedBuild": testDeliveryRacingDelete,
 		"DeleteBlockedByRunningBuild":             testDeleteBlockedByRunningBuild,
