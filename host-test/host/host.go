@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -62,6 +63,14 @@ type Config struct {
 	// system roots, and — only when an operator asks — skipping verification.
 	// The checkout proxy's upstream calls use it too. Default: system roots.
 	SCMTLS *scmv1.TLSSettings
+	// CredentialCheckInterval is how often the host checks every connected
+	// integration's credentials as the manual token check does, recording
+	// a revoked, under-scoped, expired or expiring token on the integration
+	// (credentialcheck.go); hosts sharing the database run one round
+	// between them. Zero (the default of an embedded host, so that a test's
+	// host calls no SCM host on its own) or negative: off. oore-host serve
+	// sets DefaultCredentialCheckInterval unless told otherwise.
+	CredentialCheckInterval time.Duration
 	// Logger receives the host's logs (never a token or secret). Default: none.
 	Logger hclog.Logger
 	// Now is the clock. Default time.Now.
@@ -116,6 +125,10 @@ type Host struct {
 	// session intake uses (webhooks.go); refs names secrets for them.
 	webhookSessions map[string]*webhookSession
 	refs            secretRefs
+	// bgCtx ends at Close; bg runs the periodic tasks (credentialcheck.go).
+	bgCtx  context.Context
+	bgStop context.CancelFunc
+	bg     sync.WaitGroup
 }
 
 // New returns a host. The store and plugins stay the caller's to close;
@@ -141,14 +154,17 @@ func New(cfg Config, st store.Store, kr *secrets.Keyring, plugins Plugins) (*Hos
 	h.creds = credsource.New(store.NewCredentialStore(st, 0), h.refresh,
 		credsource.WithClock(cfg.Now), credsource.WithLogger(cfg.Logger.Named("credentials")))
 	h.handler = h.routes()
+	h.startBackground()
 	return h, nil
 }
 
-// Close ends the host's webhook sessions with its plugins (a request still
-// waiting on one gets 503 plugin_unavailable). Call it once the HTTP server
-// has stopped and before the plugins are closed. The store and plugins stay
-// open.
+// Close stops the periodic credentials check (a round in progress ends
+// promptly, its plugin call canceled) and ends the host's webhook sessions
+// with its plugins (a request still waiting on one gets 503
+// plugin_unavailable). Call it once the HTTP server has stopped and before
+// the plugins are closed. The store and plugins stay open.
 func (h *Host) Close() error {
+	h.stopBackground()
 	for _, s := range h.webhookSessions {
 		_ = s.client.Close() // never fails
 	}

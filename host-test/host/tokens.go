@@ -57,40 +57,87 @@ func (h *Host) statusResponse(resp *scmv1.CheckCredentialsResponse) credentialSt
 		CheckedAt: h.now().Unix(), Detail: optString(resp.GetDetail())}
 }
 
-// checkToken answers POST /v1/integrations/{id}/{provider}-token/check: an
-// expired or rejected token turns the integration to "error", a good one
-// back to "active".
+// checkToken answers POST /v1/integrations/{id}/{provider}-token/check:
+// checkAndRecordCredentials, answered with what the plugin said.
 func (h *Host) checkToken(provider string) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		ctx := r.Context()
 		pr, in, err := h.personalTokenIntegration(r, provider)
 		if err != nil {
 			return err
 		}
-		resp, err := h.checkCredentials(ctx, pr, in)
+		c, err := h.checkAndRecordCredentials(r.Context(), pr, in)
 		if err != nil {
 			return err
 		}
-		out := h.statusResponse(resp)
-		switch resp.GetStatus() {
-		case scmv1.CredentialStatus_CREDENTIAL_STATUS_EXPIRED, scmv1.CredentialStatus_CREDENTIAL_STATUS_REJECTED:
-			reason := "the personal access token is " + out.Status
-			if d := resp.GetDetail(); d != "" {
-				reason += ": " + d
-			}
-			if err := h.store.SetIntegrationStatus(ctx, in.ID, store.StatusError, reason); err != nil {
-				return internalError("record the token status", err)
-			}
-		case scmv1.CredentialStatus_CREDENTIAL_STATUS_VALID, scmv1.CredentialStatus_CREDENTIAL_STATUS_EXPIRING:
-			if in.Status == store.StatusError {
-				if err := h.store.SetIntegrationStatus(ctx, in.ID, store.StatusActive, ""); err != nil {
-					return internalError("record the token status", err)
-				}
-			}
-		}
-		writeJSON(w, http.StatusOK, out)
+		writeJSON(w, http.StatusOK, h.statusResponse(c.resp))
 		return nil
 	}
+}
+
+// credentialCheck is what checkAndRecordCredentials found and stored.
+type credentialCheck struct {
+	resp *scmv1.CheckCredentialsResponse
+	// status, reason and tokenExpiresAt are the integration's after the
+	// check (as before it when nothing was stored).
+	status, reason string
+	tokenExpiresAt int64
+	// changed: one of them differs from before the check.
+	changed bool
+}
+
+// checkAndRecordCredentials asks the plugin how the integration's
+// credentials are (OAuth ones refreshed first when due, as every call does)
+// and records the answer on the integration: an expired or rejected token
+// turns it to "error" with the reason, a valid or expiring one back to
+// "active", and a personal token's expiry is stored as the provider now
+// reports it (it can be changed at the provider after the token was
+// connected). UNKNOWN (the provider did not answer) records nothing: it
+// says nothing about the token. The manual check (checkToken) and the
+// periodic round (credentialcheck.go) are this one function.
+//
+// An OAuth token's expiry is left to the credential source, which stores
+// it with the tokens it refreshes: the check may have looked at a token a
+// concurrent refresh has just replaced.
+func (h *Host) checkAndRecordCredentials(ctx context.Context, pr *provider, in store.Integration) (credentialCheck, error) {
+	resp, err := h.checkCredentials(ctx, pr, in)
+	if err != nil {
+		return credentialCheck{}, err
+	}
+	c := credentialCheck{resp: resp, status: in.Status, reason: in.StatusReason, tokenExpiresAt: in.TokenExpiresAt}
+	switch resp.GetStatus() {
+	case scmv1.CredentialStatus_CREDENTIAL_STATUS_EXPIRED, scmv1.CredentialStatus_CREDENTIAL_STATUS_REJECTED:
+		c.status, c.reason = store.StatusError, tokenKind(in)+" is "+credentialStatusName(resp.GetStatus())
+		if d := resp.GetDetail(); d != "" {
+			c.reason += ": " + d
+		}
+	case scmv1.CredentialStatus_CREDENTIAL_STATUS_VALID, scmv1.CredentialStatus_CREDENTIAL_STATUS_EXPIRING:
+		if in.Status == store.StatusError {
+			c.status, c.reason = store.StatusActive, ""
+		}
+	default:
+		return c, nil
+	}
+	if c.status != in.Status || c.reason != in.StatusReason {
+		if err := h.store.SetIntegrationStatus(ctx, in.ID, c.status, c.reason); err != nil {
+			return credentialCheck{}, internalError("record the token status", err)
+		}
+		c.changed = true
+	}
+	if exp := resp.GetExpiresAt(); exp != 0 && exp != in.TokenExpiresAt && authMode(in) == scmv1.AuthMode_AUTH_MODE_PERSONAL_TOKEN {
+		if err := h.store.SetTokenExpiresAt(ctx, in.ID, exp); err != nil {
+			return credentialCheck{}, internalError("record the token expiry", err)
+		}
+		c.tokenExpiresAt, c.changed = exp, true
+	}
+	return c, nil
+}
+
+// tokenKind names an integration's token in a status reason.
+func tokenKind(in store.Integration) string {
+	if authMode(in) == scmv1.AuthMode_AUTH_MODE_OAUTH_APP {
+		return "the OAuth access token"
+	}
+	return "the personal access token"
 }
 
 type replaceTokenRequest struct {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 
@@ -22,6 +23,7 @@ type serveConfig struct {
 	pluginsDir       string
 	frontendOrigins  []string
 	webhookBodyLimit int64
+	credentialCheck  time.Duration
 	logLevel         string
 	logJSON          bool
 	scmCAFile        string
@@ -68,6 +70,8 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (se
 	fs.StringVar(&c.pluginsDir, "plugins-dir", defaultPluginsDir, "directory of provider plugins, each in <dir>/<name>/ with a sealed manifest.json")
 	fs.Var((*originList)(&c.frontendOrigins), "frontend-origin", "origin an OAuth redirect_url may point at (repeatable or comma-separated; default: the public URL's origin)")
 	fs.Int64Var(&c.webhookBodyLimit, "webhook-body-limit", host.DefaultWebhookBodyLimit, "largest webhook body accepted, in bytes; larger ones get 413")
+	fs.DurationVar(&c.credentialCheck, "credential-check-interval", host.DefaultCredentialCheckInterval,
+		"how often every connected integration's credentials are checked (revoked, under-scoped or expiring tokens show on the integration); hosts sharing a database run one check between them; 0 disables")
 	fs.StringVar(&c.scmCAFile, "scm-ca-file", "", "PEM CA bundle trusted for SCM hosts in addition to the system roots (self-managed GitLab behind a private CA)")
 	fs.BoolVar(&c.scmInsecureTLS, "scm-insecure-skip-verify", false, "do not verify SCM hosts' TLS certificates (unsafe: for a test instance only)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "trace, debug, info, warn or error")
@@ -84,6 +88,9 @@ func parseServe(args []string, stderr io.Writer, getenv func(string) string) (se
 	}
 	if c.webhookBodyLimit <= 0 {
 		return c, errors.New("serve: --webhook-body-limit must be positive")
+	}
+	if c.credentialCheck < 0 {
+		return c, errors.New("serve: --credential-check-interval must be 0 (off) or positive")
 	}
 	if c.dataDir == "" {
 		return c, errors.New("serve: --data-dir is required")

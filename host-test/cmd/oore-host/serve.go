@@ -64,7 +64,7 @@ func serve(ctx context.Context, c serveConfig, stdout, stderr io.Writer, ready c
 		log.Warn("--scm-insecure-skip-verify: SCM hosts' certificates are NOT verified; use only with a test instance")
 	}
 	h, err := host.New(host.Config{
-		SCMTLS:    scmTLS,
+		SCMTLS: scmTLS, CredentialCheckInterval: c.credentialCheck,
 		PublicURL: c.publicURL, FrontendOrigins: c.frontendOrigins, WebhookBodyLimit: c.webhookBodyLimit, Logger: log,
 	}, st, kr, host.LauncherPlugins(reg))
 	if err != nil {
