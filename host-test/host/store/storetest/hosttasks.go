@@ -2,9 +2,6 @@ package storetest
 
 import (
 	"errors"
-	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,28 +12,10 @@ import (
 // task's lease, exactly one gets it; another task's lease is independent.
 func testHostTaskLeaseOneHolder(t *testing.T, e *env) {
 	hosts := e.hosts(t, 3)
-	const racers = 24
-	var wg sync.WaitGroup
-	var winners atomic.Int32
-	errs := make(chan error, racers)
-	for i := range racers {
-		wg.Go(func() {
-			ok, err := hosts[i%3].AcquireHostTaskLease(ctx(t), "credential-check", fmt.Sprintf("holder-%d", i), 120)
-			if err != nil {
-				errs <- err
-				return
-			}
-			if ok {
-				winners.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	if n := winners.Load(); n != 1 {
+	n := raceForLease(t, hosts, func(h *store.SQL, holder string) (bool, error) {
+		return h.AcquireHostTaskLease(ctx(t), "credential-check", holder, 120)
+	})
+	if n != 1 {
 		t.Fatalf("%d rounds got the lease of one task, want 1", n)
 	}
 	if ok, err := hosts[1].AcquireHostTaskLease(ctx(t), "another-task", "other", 120); err != nil || !ok {

@@ -2,9 +2,6 @@ package storetest
 
 import (
 	"errors"
-	"fmt"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,28 +15,10 @@ func testProjectHookLeaseOneHolder(t *testing.T, e *env) {
 	hosts := e.hosts(t, 3)
 	integration(t, hosts[0], "i1", store.Credentials{AccessToken: "x"})
 	repos := repositories(t, hosts[0], "i1", 7, 8)
-	const racers = 24
-	var wg sync.WaitGroup
-	var winners atomic.Int32
-	errs := make(chan error, racers)
-	for i := range racers {
-		wg.Go(func() {
-			ok, err := hosts[i%3].AcquireProjectHookLease(ctx(t), repos[0].ID, fmt.Sprintf("holder-%d", i), 30)
-			if err != nil {
-				errs <- err
-				return
-			}
-			if ok {
-				winners.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	if n := winners.Load(); n != 1 {
+	n := raceForLease(t, hosts, func(h *store.SQL, holder string) (bool, error) {
+		return h.AcquireProjectHookLease(ctx(t), repos[0].ID, holder, 30)
+	})
+	if n != 1 {
 		t.Fatalf("%d registrations got the lease of one repository, want 1", n)
 	}
 	if ok, err := hosts[1].AcquireProjectHookLease(ctx(t), repos[1].ID, "other-repo", 30); err != nil || !ok {

@@ -21,28 +21,10 @@ import (
 func testRefreshLockOneHolder(t *testing.T, e *env) {
 	hosts := e.hosts(t, 3)
 	oauthIntegration(t, hosts[0], "i1", startTime+30)
-	const racers = 24
-	var wg sync.WaitGroup
-	var winners atomic.Int32
-	errs := make(chan error, racers)
-	for i := range racers {
-		wg.Go(func() {
-			ok, err := hosts[i%3].AcquireRefreshLock(ctx(t), "i1", fmt.Sprintf("holder-%d", i), 30)
-			if err != nil {
-				errs <- err
-				return
-			}
-			if ok {
-				winners.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	if n := winners.Load(); n != 1 {
+	n := raceForLease(t, hosts, func(h *store.SQL, holder string) (bool, error) {
+		return h.AcquireRefreshLock(ctx(t), "i1", holder, 30)
+	})
+	if n != 1 {
 		t.Fatalf("%d holders got the refresh lock, want 1", n)
 	}
 }
@@ -183,4 +165,32 @@ func testOneRefreshAcrossHosts(t *testing.T, e *env) {
 	if err != nil || creds.RefreshToken != "rt-1" || creds.ClientID != "cid" {
 		t.Fatalf("stored after refresh: refresh token rotated %v, client kept %v, %v", creds.RefreshToken == "rt-1", creds.ClientID == "cid", err)
 	}
+}
+
+// raceForLease has 24 holders on the given hosts try to take one lease at
+// once through acquire, and returns how many got it.
+func raceForLease(t *testing.T, hosts []*store.SQL, acquire func(h *store.SQL, holder string) (bool, error)) int {
+	t.Helper()
+	const racers = 24
+	var wg sync.WaitGroup
+	var winners atomic.Int32
+	errs := make(chan error, racers)
+	for i := range racers {
+		wg.Go(func() {
+			ok, err := acquire(hosts[i%len(hosts)], fmt.Sprintf("holder-%d", i))
+			if err != nil {
+				errs <- err
+				return
+			}
+			if ok {
+				winners.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return int(winners.Load())
 }
