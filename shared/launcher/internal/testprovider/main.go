@@ -36,7 +36,11 @@ func (provider) VerifyWebhook(ctx context.Context, req *scmv1.VerifyWebhookReque
 	case "slow":
 		<-ctx.Done()
 		if marker := h["x-test-marker"]; marker != "" {
-			_ = os.WriteFile(marker, []byte(ctx.Err().Error()), 0o600)
+			// Written whole, then renamed: a test polling for the marker
+			// never reads it half-written (empty).
+			if os.WriteFile(marker+".tmp", []byte(ctx.Err().Error()), 0o600) == nil {
+				_ = os.Rename(marker+".tmp", marker)
+			}
 		}
 		return nil, ctx.Err()
 	case "echo":
