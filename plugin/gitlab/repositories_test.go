@@ -4,21 +4,18 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/oore-ci/oore-scm-gitlab/host-test/gitlabsim"
 	"github.com/oore-ci/oore-scm-gitlab/plugin/gitlab"
 	scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
+	"github.com/oore-ci/oore-scm-gitlab/shared/plugintest"
 	"github.com/oore-ci/oore-scm-gitlab/shared/scmerr"
 )
 
@@ -26,18 +23,7 @@ import (
 // listener), for tests that need provider options the binary does not take.
 func inProcess(t testing.TB, opts ...gitlab.Option) scmv1.ProviderServiceClient {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer()
-	scmv1.RegisterProviderServiceServer(srv, gitlab.New(opts...))
-	go func() { _ = srv.Serve(lis) }()
-	conn, err := grpc.NewClient("passthrough:///bufconn",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close(); srv.Stop() })
-	return scmv1.NewProviderServiceClient(conn)
+	return plugintest.InMemory(t, gitlab.New(opts...))
 }
 
 // listing is what a ListRepositories stream delivered.

@@ -4,20 +4,17 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"testing"
 	"time"
 
 	spb "google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/oore-ci/oore-scm-gitlab/plugin/gitlab"
 	scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
+	"github.com/oore-ci/oore-scm-gitlab/shared/plugintest"
 	"github.com/oore-ci/oore-scm-gitlab/shared/scmerr"
 )
 
@@ -41,20 +38,8 @@ func (s sessionServer) WebhookSession(stream scmv1.ProviderService_WebhookSessio
 // inProcessProvider serves the provider over an in-memory gRPC connection.
 func inProcessProvider(t *testing.T) (scmv1.ProviderServiceClient, <-chan error) {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer()
 	ended := make(chan error, 16)
-	scmv1.RegisterProviderServiceServer(srv, sessionServer{Provider: gitlab.New(), ended: ended})
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return scmv1.NewProviderServiceClient(conn), ended
+	return plugintest.InMemory(t, sessionServer{Provider: gitlab.New(), ended: ended}), ended
 }
 
 // sessionError reads the google.rpc.Status of an error answer.

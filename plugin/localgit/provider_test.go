@@ -4,39 +4,24 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/oore-ci/oore-scm-gitlab/plugin/localgit"
 	scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
+	"github.com/oore-ci/oore-scm-gitlab/shared/plugintest"
 	"github.com/oore-ci/oore-scm-gitlab/shared/scmerr"
 )
 
 // client serves the provider in memory (bufconn) and returns a client.
 func client(t *testing.T) scmv1.ProviderServiceClient {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer()
-	scmv1.RegisterProviderServiceServer(srv, localgit.New())
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufconn",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return scmv1.NewProviderServiceClient(conn)
+	return plugintest.InMemory(t, localgit.New())
 }
 
 // bareRepos lays out empty bare repositories at the given relative paths.

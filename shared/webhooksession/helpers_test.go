@@ -3,7 +3,6 @@ package webhooksession
 import (
 	"bytes"
 	"context"
-	"net"
 	"runtime"
 	"strconv"
 	"sync"
@@ -15,12 +14,11 @@ import (
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/proto"
 
 	scmv1 "github.com/oore-ci/oore-scm-gitlab/shared/gen/oore/scm/v1"
+	"github.com/oore-ci/oore-scm-gitlab/shared/plugintest"
 	"github.com/oore-ci/oore-scm-gitlab/shared/scmerr"
 )
 
@@ -174,19 +172,7 @@ func newRig(t *testing.T) *rig {
 // newRigWith serves srv over an in-memory connection.
 func newRigWith(t *testing.T, srv scmv1.ProviderServiceServer) scmv1.ProviderServiceClient {
 	t.Helper()
-	lis := bufconn.Listen(1 << 20)
-	gs := grpc.NewServer()
-	scmv1.RegisterProviderServiceServer(gs, srv)
-	go func() { _ = gs.Serve(lis) }()
-	t.Cleanup(gs.Stop)
-	conn, err := grpc.NewClient("passthrough:///bufnet",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return lis.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
-	return scmv1.NewProviderServiceClient(conn)
+	return plugintest.InMemory(t, srv)
 }
 
 // sessionError reads the google.rpc.Status of an error answer.
